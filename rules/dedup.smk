@@ -1,0 +1,20 @@
+# Deduplication of GEO profiles over all probes (MiniBatchKMeans, then a distance filter per cluster).
+
+
+rule deduplicate_geo:
+    input:
+        geo=raw_path("geo"),
+    output:
+        keep=f"{RESULTS}/dedup/geo_profiles.tsv",
+        provenance=f"{RESULTS}/dedup/geo_profiles.tsv.prov.json",
+    params:
+        dedup=config["dedup"],
+        seed=config["seed"],
+    log:
+        f"{LOGS}/deduplicate_geo.log",
+    benchmark:
+        f"{BENCH}/deduplicate_geo.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        f"{SCRIPTS}/deduplicate_geo.py"

@@ -1,0 +1,19 @@
+# Per-gene matrices: probe averaging for GEO, Ensembl-id lookup (versions stripped) for GTEx and 1000 Genomes.
+
+
+rule build_gene_matrix:
+    input:
+        unpack(genes_input),
+    output:
+        matrix=f"{RESULTS}/genes/{{dataset}}.h5",
+        provenance=f"{RESULTS}/genes/{{dataset}}.h5.prov.json",
+    params:
+        genes=config["genes"],
+    log:
+        f"{LOGS}/build_gene_matrix/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/build_gene_matrix/{{dataset}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        f"{SCRIPTS}/build_gene_matrix.py"

@@ -1,0 +1,61 @@
+# Joint quantile normalization onto a GEO reference distribution, then per-gene standardization.
+
+
+rule build_quantile_reference:
+    input:
+        geo=f"{RESULTS}/genes/geo.h5",
+        assignment=f"{RESULTS}/splits/assignment.tsv",
+    output:
+        reference=f"{RESULTS}/qnorm/reference.tsv",
+        provenance=f"{RESULTS}/qnorm/reference.tsv.prov.json",
+    params:
+        qnorm=config["quantile_normalization"],
+    log:
+        f"{LOGS}/build_quantile_reference.log",
+    benchmark:
+        f"{BENCH}/build_quantile_reference.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        f"{SCRIPTS}/build_quantile_reference.py"
+
+
+rule quantile_normalize:
+    input:
+        matrix=qnorm_data_input,
+        reference=f"{RESULTS}/qnorm/reference.tsv",
+        assignment=f"{RESULTS}/splits/assignment.tsv",
+    output:
+        matrix=f"{RESULTS}/qnorm/{{dataset}}.h5",
+        provenance=f"{RESULTS}/qnorm/{{dataset}}.h5.prov.json",
+    params:
+        qnorm=config["quantile_normalization"],
+    log:
+        f"{LOGS}/quantile_normalize/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/quantile_normalize/{{dataset}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        f"{SCRIPTS}/quantile_normalize.py"
+
+
+rule standardize:
+    input:
+        matrix=f"{RESULTS}/qnorm/{{dataset}}.h5",
+        geo=f"{RESULTS}/qnorm/geo.h5",
+        assignment=f"{RESULTS}/splits/assignment.tsv",
+    output:
+        matrix=f"{RESULTS}/standardized/{{dataset}}.h5",
+        stats=f"{RESULTS}/standardized/{{dataset}}_gene_stats.tsv",
+        provenance=f"{RESULTS}/standardized/{{dataset}}.h5.prov.json",
+    params:
+        standardization=config["standardization"],
+    log:
+        f"{LOGS}/standardize/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/standardize/{{dataset}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        f"{SCRIPTS}/standardize.py"

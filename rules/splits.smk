@@ -1,0 +1,56 @@
+# GEO train/validation/test splits (seeded), RNA-Seq validation/test sets, and target-gene partitions.
+
+
+rule assign_splits:
+    input:
+        keep=f"{RESULTS}/dedup/geo_profiles.tsv",
+    output:
+        assignment=f"{RESULTS}/splits/assignment.tsv",
+        provenance=f"{RESULTS}/splits/assignment.tsv.prov.json",
+    params:
+        splits=config["splits"],
+        seed=config["seed"],
+    log:
+        f"{LOGS}/assign_splits.log",
+    benchmark:
+        f"{BENCH}/assign_splits.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        f"{SCRIPTS}/assign_splits.py"
+
+
+rule write_split:
+    input:
+        matrix=split_input,
+        assignment=f"{RESULTS}/splits/assignment.tsv",
+    output:
+        split=f"{RESULTS}/splits/{{split}}.h5",
+        provenance=f"{RESULTS}/splits/{{split}}.h5.prov.json",
+    log:
+        f"{LOGS}/write_split/{{split}}.log",
+    benchmark:
+        f"{BENCH}/write_split/{{split}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        f"{SCRIPTS}/write_split.py"
+
+
+rule partition_targets:
+    input:
+        train=f"{RESULTS}/splits/geo_tr.h5",
+    output:
+        partition=f"{RESULTS}/partitions/targets.tsv",
+        provenance=f"{RESULTS}/partitions/targets.tsv.prov.json",
+    params:
+        partitions=config["partitions"],
+        seed=config["seed"],
+    log:
+        f"{LOGS}/partition_targets.log",
+    benchmark:
+        f"{BENCH}/partition_targets.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        f"{SCRIPTS}/partition_targets.py"

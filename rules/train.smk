@@ -1,0 +1,48 @@
+# D-GEX training: one job per architecture and target partition, then the parts' predictions joined.
+
+
+rule train_dgex:
+    input:
+        unpack(train_eval_inputs),
+        train=f"{RESULTS}/splits/geo_tr.h5",
+        partition=f"{RESULTS}/partitions/targets.tsv",
+    output:
+        best_geo=f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/best_geo.keras",
+        history=f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/history.tsv",
+        predictions=expand(
+            f"{RESULTS}/models/dgex/{{{{arch}}}}/part{{{{part}}}}/pred_{{split}}.h5",
+            split=eval_splits(),
+        ),
+        provenance=f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/best_geo.keras.prov.json",
+    params:
+        dgex=config["dgex"],
+        seed=config["seed"],
+        checkpoint_dir=f"{RESULTS}/checkpoints/dgex/{{arch}}/part{{part}}",
+    resources:
+        gpu=1,
+    threads: workflow.cores
+    log:
+        f"{LOGS}/train_dgex/{{arch}}_part{{part}}.log",
+    benchmark:
+        f"{BENCH}/train_dgex/{{arch}}_part{{part}}.tsv"
+    conda:
+        "../envs/dgex.yaml"
+    script:
+        f"{SCRIPTS}/train_dgex.py"
+
+
+rule join_dgex_predictions:
+    input:
+        parts=dgex_part_predictions,
+        split=f"{RESULTS}/splits/{{split}}.h5",
+    output:
+        predictions=f"{RESULTS}/predictions/dgex_{{arch}}/{{split}}.h5",
+        provenance=f"{RESULTS}/predictions/dgex_{{arch}}/{{split}}.h5.prov.json",
+    log:
+        f"{LOGS}/join_dgex_predictions/{{arch}}_{{split}}.log",
+    benchmark:
+        f"{BENCH}/join_dgex_predictions/{{arch}}_{{split}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        f"{SCRIPTS}/join_dgex_predictions.py"
