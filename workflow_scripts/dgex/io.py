@@ -89,11 +89,13 @@ def sniff_format(path: str | os.PathLike) -> str:
 
 
 def _cmappy_parse(path: Path, **kwargs):
-    from cmapPy.pandasGEXpress.parse import parse
+    """cmapPy's GCTX parser, or its GCT text parser (chosen by content, not by the file's extension)."""
+    from cmapPy.pandasGEXpress import parse_gct, parse_gctx
 
+    parser = parse_gctx if sniff_format(path) == "gctx" else parse_gct
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        return parse(str(path), **kwargs)
+        return parser.parse(str(path), **kwargs)
 
 
 def _gctx_meta(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -209,7 +211,7 @@ def write_gct(path: str | os.PathLike, gct: Gct) -> None:
     col_meta.columns.name = "chd"
     data = pd.DataFrame(np.asarray(gct.values, dtype=np.float32).T, index=row_meta.index, columns=col_meta.index)
     data.index.name, data.columns.name = "rid", "cid"
-    g = GCToo(data_df=data, row_metadata_df=row_meta, col_metadata_df=col_meta)
+    g = GCToo(data_df=data, row_metadata_df=row_meta, col_metadata_df=col_meta, src=path.name)  # src: not the temp name
     with atomic_path(path) as tmp, _h5_without_timestamps():
         # cmapPy appends ".gctx" to names lacking it; the temporary name keeps the final suffix.
         write_gctx.write(g, str(tmp))
