@@ -29,5 +29,8 @@ report: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+verify: $(STAMP)
+	$(BIN)/python -m dgex.verify results/$(RUN)
+
 clean:
 	rm -rf .snakemake results/$(RUN)

@@ -14,6 +14,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/demo.smk"
+include: "rules/download.smk"
 include: "rules/genes.smk"
 include: "rules/dedup.smk"
 include: "rules/normalize.smk"
@@ -22,6 +23,9 @@ include: "rules/train.smk"
 include: "rules/baselines.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
+include: "rules/interpret.smk"
+include: "rules/infer.smk"
+include: "rules/verify.smk"
 
 
 rule all:

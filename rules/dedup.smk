@@ -10,6 +10,7 @@ rule deduplicate_geo:
     params:
         dedup=config["dedup"],
         seed=config["seed"],
+    threads: workflow.cores  # BLAS distance products; also keeps other big jobs from running beside it
     log:
         f"{LOGS}/deduplicate_geo.log",
     benchmark:

@@ -8,6 +8,8 @@ rule train_dgex:
         partition=f"{RESULTS}/partitions/targets.tsv",
     output:
         best_geo=f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/best_geo.keras",
+        # the model selected on 1000 Genomes (RNA-Seq runs only), declared so Snakemake and dgex.verify track it
+        best_rnaseq=[f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/best_rnaseq.keras"] if config["data"]["rnaseq"] else [],
         history=f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/history.tsv",
         predictions=expand(
             f"{RESULTS}/models/dgex/{{{{arch}}}}/part{{{{part}}}}/pred_{{split}}.h5",
@@ -15,14 +17,17 @@ rule train_dgex:
         ),
         provenance=f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/best_geo.keras.prov.json",
     params:
-        dgex=config["dgex"],
+        dgex=dgex_training_settings(),
         seed=config["seed"],
         checkpoint_dir=f"{RESULTS}/checkpoints/dgex/{{arch}}/part{{part}}",
     resources:
         gpu=1,
+        mem_mb=dgex_mem_mb,
+        runtime=dgex_runtime,
     threads: workflow.cores
     log:
         f"{LOGS}/train_dgex/{{arch}}_part{{part}}.log",
+        epochs=f"{LOGS}/train_dgex/{{arch}}_part{{part}}.epochs.tsv",
     benchmark:
         f"{BENCH}/train_dgex/{{arch}}_part{{part}}.tsv"
     conda:

@@ -4,20 +4,21 @@ from dgex.genes import microarray_genes, rnaseq_genes, select_targets
 from dgex.io import iter_gctx_profiles, read_g1000, read_gct, read_gctx_ids, read_gene_map
 from dgex.matrix import save_matrix
 
-CHUNK = 4096  # profiles per block: 4096 x 22,268 probes is 365 MB of float32
+CHUNK = 4000  # profiles per block: 4000 x 22,268 probes is 356 MB of float32
 
 
 def main(smk, log):
+    genes = smk.params.genes
     lm = read_gene_map(smk.input.map_lm)
-    tg = select_targets(lm, read_gene_map(smk.input.map_tg), smk.params.genes["shared_ensembl_ids"])
+    tg = select_targets(lm, read_gene_map(smk.input.map_tg), genes["shared_ensembl_ids"])
     dataset, path = smk.wildcards.dataset, str(smk.input.data)
     if dataset == "geo":
         probes, samples = read_gctx_ids(path)
         m = microarray_genes(iter_gctx_profiles(path, CHUNK), probes, samples, lm, tg, path)
     elif dataset == "g1000":
-        m = rnaseq_genes(read_g1000(path), lm, tg, path)
+        m = rnaseq_genes(read_g1000(path), lm, tg, path, duplicates=genes["duplicate_ensembl_ids"])
     else:
-        m = rnaseq_genes(read_gct(path), lm, tg, path)
+        m = rnaseq_genes(read_gct(path), lm, tg, path, duplicates=genes["duplicate_ensembl_ids"])
     log.info("%s: %d profiles x %d landmarks + %d targets", dataset, len(m.samples), m.n_landmarks, len(m.targets))
     save_matrix(smk.output.matrix, m)
 

@@ -1,21 +1,21 @@
-"""Rule build_quantile_reference: the GEO reference distribution (mean of sorted profiles)."""
+"""Rule build_quantile_reference: the GEO reference distribution (mean of sorted profiles), from GEO-tr or all GEO."""
 import numpy as np
 import pandas as pd
 
 from dgex import rulekit
-from dgex.io import write_tsv
-from dgex.matrix import load_matrix
+from dgex.io import InputError, write_tsv
 from dgex.normalize import quantile_reference
+from dgex.stream import iter_blocks, matrix_info, row_index
 
 
 def main(smk, log):
-    geo = load_matrix(smk.input.geo)
-    a = pd.read_csv(smk.input.assignment, sep="\t")
+    a = pd.read_csv(smk.input.assignment, sep="\t", dtype={"sample": str})
     which = smk.params.qnorm["reference"]
     ids = a.loc[a["split"] == "geo_tr", "sample"] if which == "geo_tr" else a["sample"]
-    index = {s: i for i, s in enumerate(geo.samples)}
-    rows = np.array(sorted(index[s] for s in ids.astype(str)))
-    ref = quantile_reference(geo.values[rows])
+    if ids.empty:
+        raise InputError(f"{smk.input.assignment}: no profiles for the reference ({which})")
+    rows = row_index(matrix_info(smk.input.geo), ids.tolist(), f"{smk.input.assignment} ({which})")
+    ref = quantile_reference(values for _, values in iter_blocks(smk.input.geo, rows))
     log.info("reference from %d GEO profiles (%s) over %d genes: min %.3f, median %.3f, max %.3f",
              len(rows), which, len(ref), ref[0], np.median(ref), ref[-1])
     write_tsv(smk.output.reference, pd.DataFrame({"rank": np.arange(1, len(ref) + 1), "value": ref}), float_format="%.9g")

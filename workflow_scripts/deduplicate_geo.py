@@ -1,17 +1,26 @@
-"""Rule deduplicate_geo: which GEO profiles remain after removing near-duplicates over all probes."""
+"""Rule deduplicate_geo: which GEO profiles remain after removing near-duplicates over all probes (read in blocks)."""
 import pandas as pd
 
 from dgex import rulekit
-from dgex.dedup import deduplicate
-from dgex.io import read_gct, write_tsv
+from dgex.dedup import GctxSource, deduplicate
+from dgex.io import InputError, read_gctx_ids, write_tsv
+
+MEMORY_BUDGET = 6 << 30  # bytes of profiles held at once while filtering clusters (two passes at full GEO size)
 
 
 def main(smk, log):
-    geo = read_gct(smk.input.geo)
+    _, samples = read_gctx_ids(smk.input.geo)
+    if not samples:
+        raise InputError(f"{smk.input.geo}: the compendium holds no profiles")
     d = smk.params.dedup
-    keep = deduplicate(geo.values, threshold=d["distance"], method=d["method"], n_clusters=d["n_clusters"], seed=smk.params.seed)
+    src = GctxSource(smk.input.geo)
+    try:
+        keep = deduplicate(src, threshold=d["distance"], method=d["method"], n_clusters=d["n_clusters"], seed=smk.params.seed,
+                           rule=d["rule"], batch_size=d["batch_size"], epochs=d["epochs"], budget_bytes=MEMORY_BUDGET)
+    finally:
+        src.close()
     log.info("kept %d of %d GEO profiles", int(keep.sum()), len(keep))
-    write_tsv(smk.output.keep, pd.DataFrame({"sample": geo.cids, "kept": keep.astype(int)}))
+    write_tsv(smk.output.keep, pd.DataFrame({"sample": samples, "kept": keep.astype(int)}))
 
 
 rulekit.run(snakemake, main)  # noqa: F821

@@ -5,23 +5,32 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from dgex import rulekit
-from dgex.baselines import fit_ols
-from dgex.io import atomic_path
+from dgex.baselines import check_landmarks_vary, check_same_genes, landmarks_and_targets, ols_from_products, training_products
+from dgex.io import InputError, atomic_path
 from dgex.matrix import Matrix, load_matrix, save_matrix
 
 
 def main(smk, log):
     with threadpool_limits(smk.threads):
         tr = load_matrix(smk.input.train)
-        model = fit_ols(tr.X, tr.Y)
+        try:
+            P = training_products(*landmarks_and_targets(tr))
+            check_landmarks_vary(P, tr.landmarks, smk.input.train)
+            model = ols_from_products(P)
+        except InputError:
+            raise
+        except ValueError as exc:
+            raise InputError(f"{smk.input.train}: {exc}") from exc
         with atomic_path(smk.output.model) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, W=model.W, b=model.b, landmarks=np.array(tr.landmarks), targets=np.array(tr.targets))
         for path in smk.output.predictions:
             split = Path(path).stem
             m = load_matrix(smk.input[split])
-            pred = model.predict(m.X)
-            log.info("%s: MAE %.5f", split, float(np.abs(pred - m.Y).mean()))
+            check_same_genes(tr, m, smk.input[split])
+            X, Y = landmarks_and_targets(m)
+            pred = model.predict(X)
+            log.info("%s: MAE %.5f", split, float(np.abs(pred - Y).mean()))
             save_matrix(path, Matrix(pred, m.samples, m.targets, 0))
 
 

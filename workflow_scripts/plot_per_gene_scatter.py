@@ -1,22 +1,21 @@
-"""Rule plot_per_gene_scatter: per-gene MAE of the selected D-GEX (x) against LR (y) on a test split."""
-import pandas as pd
-
+"""Rule plot_per_gene_scatter: Fig. 3 (GEO-te) / Fig. 4 (GTEx-te), per-gene MAE of the selected D-GEX against each baseline."""
 from dgex import rulekit
-from dgex.figures import DEFAULT_COLORS, per_gene_scatter, save_figure
-from dgex.tables import load_per_gene, method_label
+from dgex.figures import method_color, save_figure, scatter_figure
+from dgex.tables import PAPER_SCATTER, VALIDATION_OF, load_per_gene, method_label, select_dgex, split_label
 
 
 def main(smk, log):
-    summary = pd.read_csv(smk.input.summary, sep="\t")
-    per_gene = load_per_gene(list(smk.input.per_gene))
-    selected = summary.loc[summary["selected"], "method"].iloc[0]
-    d, lr = per_gene[selected], per_gene["lr"]
-    if list(d["gene"]) != list(lr["gene"]):
-        raise ValueError("per-gene tables of D-GEX and LR list different genes")
-    colors = DEFAULT_COLORS | dict(smk.params.figures.get("colors", {}))
-    fig = per_gene_scatter(d["mae"].to_numpy(), lr["mae"].to_numpy(), method_label(selected), "LR",
-                           f"Per-gene error on {smk.wildcards.split}", colors["dgex"], smk.params.figures["point_size"])
-    save_figure(fig, smk.output.png, smk.output.svg, smk.params.figures["dpi"])
+    f = smk.params.figures
+    split = smk.wildcards.split
+    test = load_per_gene(list(smk.input.test))
+    selected = select_dgex(load_per_gene(list(smk.input.validation)))
+    baselines = [m for m in f["compare_with"] if m in test]
+    comparisons = [(method_label(m), test[m]["mae"].to_numpy(), method_color(m, f["colors"])) for m in baselines]
+    title = (f"{PAPER_SCATTER.get(split, 'Figure')}: per-gene error on {split_label(split)}, "
+             f"{method_label(selected)} (selected on {split_label(VALIDATION_OF[split])}) vs baselines")
+    fig = scatter_figure(test[selected]["mae"].to_numpy(), method_label(selected), comparisons, title, f["point_size"])
+    save_figure(fig, smk.output.png, smk.output.svg, f["dpi"])
+    log.info("%s against %s", selected, baselines)
 
 
 rulekit.run(snakemake, main)  # noqa: F821

@@ -1,21 +1,28 @@
-"""Rule quantile_normalize: map every profile of a dataset onto the GEO reference by rank."""
+"""Rule quantile_normalize: map every profile of a dataset onto the GEO reference by rank (block by block)."""
 import pandas as pd
 
 from dgex import rulekit
-from dgex.matrix import Matrix, load_matrix, save_matrix
+from dgex.io import InputError
+from dgex.matrix import save_matrix
 from dgex.normalize import map_to_reference
+from dgex.stream import gather, matrix_info
 
 
 def main(smk, log):
-    m = load_matrix(smk.input.matrix)
-    if smk.wildcards.dataset == "geo":  # only the deduplicated profiles, in split-assignment order
-        a = pd.read_csv(smk.input.assignment, sep="\t")
-        index = {s: i for i, s in enumerate(m.samples)}
-        m = m.subset([index[s] for s in a["sample"].astype(str)])
+    dataset, ties = smk.wildcards.dataset, smk.params.qnorm["ties"]
     ref = pd.read_csv(smk.input.reference, sep="\t")["value"].to_numpy()
-    values = map_to_reference(m.values, ref, ties=smk.params.qnorm["ties"])
-    log.info("%s: %d profiles mapped onto the reference (ties: %s)", smk.wildcards.dataset, len(values), smk.params.qnorm["ties"])
-    save_matrix(smk.output.matrix, Matrix(values, m.samples, m.genes, m.n_landmarks, m.attrs))
+    if dataset == "geo":  # only the deduplicated profiles, in split-assignment order
+        samples = pd.read_csv(smk.input.assignment, sep="\t", dtype={"sample": str})["sample"].tolist()
+        what = f"the split assignment {smk.input.assignment}"
+    else:
+        samples, what = matrix_info(smk.input.matrix).samples, "the dataset"
+    if len(ref) != matrix_info(smk.input.matrix).shape[1]:
+        raise InputError(f"{smk.input.reference}: {len(ref)} reference values, but {smk.input.matrix} has "
+                         f"{matrix_info(smk.input.matrix).shape[1]} genes")
+    m = gather(smk.input.matrix, samples, what,
+               transform=lambda v: map_to_reference(v, ref, ties=ties, microarray=dataset == "geo"))
+    log.info("%s: %d profiles mapped onto the reference (ties: %s)", dataset, len(m.samples), ties)
+    save_matrix(smk.output.matrix, m)
 
 
 rulekit.run(snakemake, main)  # noqa: F821

@@ -5,39 +5,69 @@ import numpy as np
 import pandas as pd
 
 from dgex import rulekit
-from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings, parameter_count, predict, save_model
+from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings, predict, save_model
+from dgex.io import InputError
 from dgex.matrix import Matrix, load_matrix, save_matrix
 
 # criterion -> (validation split it is chosen on, splits it predicts)
 CRITERIA = {"geo": ("geo_va", ["geo_va", "geo_te"]), "rnaseq": ("g1000_va", ["g1000_va", "gtex_te"])}
-SETTING_KEYS = ("epochs", "batch_size", "momentum", "learning_rate", "lr_scale_after_first", "lr_decay", "lr_min", "monitor_size")
+SETTING_KEYS = ("epochs", "batch_size", "momentum", "learning_rate", "lr_scale_after_first", "lr_decay", "lr_min",
+                "monitor_size", "precision", "jit_compile")
+
+
+def configure_tensorflow(threads: int) -> None:
+    """Thread counts, deterministic kernels, and GPU memory on demand (so several jobs can share a GPU)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.experimental.enable_op_determinism()
+    for gpu in tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.set_memory_growth(gpu, True)
+
+
+def part_genes(partition_path: str, part: int, targets: list[str]) -> list[str]:
+    """The target genes of one part, checked against the training matrix."""
+    partition = pd.read_csv(partition_path, sep="\t", dtype={"gene": str})
+    if not {"gene", "part"} <= set(partition.columns):
+        raise InputError(f"{partition_path}: needs columns gene and part, has {list(partition.columns)}")
+    genes = partition.loc[partition["part"] == part, "gene"].tolist()
+    if not genes:
+        raise InputError(f"{partition_path}: part {part} has no target (parts: {sorted(partition['part'].unique().tolist())})")
+    unknown = sorted(set(genes) - set(targets))
+    if unknown:
+        raise InputError(f"{partition_path}: {len(unknown)} gene(s) of part {part} are not targets of the training data, "
+                         f"e.g. {unknown[:3]}")
+    return genes
 
 
 def main(smk, log):
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(smk.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    tf.config.experimental.enable_op_determinism()
+    configure_tensorflow(smk.threads)
     arch = Architecture.parse(smk.wildcards.arch)
     part = int(smk.wildcards.part)
     d = smk.params.dgex
+    run = smk.config.get("dgex", {})  # run options (distribute, memory_limit_gb) are not params: they do not retrain
     settings = TrainSettings(seed=int(smk.params.seed) * 1000 + part, **{k: d[k] for k in SETTING_KEYS if k in d})
-    partition = pd.read_csv(smk.input.partition, sep="\t")
-    genes = partition.loc[partition["part"] == part, "gene"].astype(str).tolist()
     tr = load_matrix(smk.input.train)
-    cols = np.array([tr.n_landmarks + tr.targets.index(g) for g in genes])
+    genes = part_genes(smk.input.partition, part, tr.targets)
+    pos = {g: i for i, g in enumerate(tr.genes)}
+    cols = np.array([pos[g] for g in genes])
+    X_tr, Y_tr = tr.X, np.ascontiguousarray(tr.values[:, cols])
+    n_train, landmarks = len(tr.samples), tr.landmarks
+    del tr  # the full matrix (all targets) is no longer needed
     sets = {}
     for name in CRITERIA["geo"][1] + CRITERIA["rnaseq"][1]:
         if name in smk.input.keys():
             m = load_matrix(smk.input[name])
-            sets[name] = (m, EvalSet(name, m.X, np.ascontiguousarray(m.values[:, cols])))
-    n_params = parameter_count(tr.n_landmarks, len(genes), arch)
-    log.info("D-GEX %s, part %d: %d landmarks -> %d targets, %d parameters (%.1f MB float32), %d training profiles",
-             arch.name, part, tr.n_landmarks, len(genes), n_params, n_params * 4 / 1e6, len(tr.samples))
-    trainer = Trainer(arch, settings, tr.X, np.ascontiguousarray(tr.values[:, cols]), [e for _, e in sets.values()],
-                      {c: v[0] for c, v in CRITERIA.items()}, smk.params.checkpoint_dir)
-    state = trainer.fit(smk.output.history)
+            mpos = {g: i for i, g in enumerate(m.genes)}
+            if m.landmarks != landmarks or any(g not in mpos for g in genes):
+                raise InputError(f"{smk.input[name]}: landmarks or targets differ from {smk.input.train}")
+            sets[name] = (m.samples, EvalSet(name, m.X, np.ascontiguousarray(m.values[:, [mpos[g] for g in genes]])))
+    log.info("D-GEX %s, part %d: %d training profiles, %d targets, settings %s", arch.name, part, n_train, len(genes), settings)
+    trainer = Trainer(arch, settings, X_tr, Y_tr, [e for _, e in sets.values()], {c: v[0] for c, v in CRITERIA.items()},
+                      smk.params.checkpoint_dir, distribute=bool(run.get("distribute", False)),
+                      memory_limit_gb=run.get("memory_limit_gb"), label=f"D-GEX {arch.name} part {part}")
+    state = trainer.fit(smk.output.history, timing_path=smk.log.epochs)
     out_dir = Path(smk.output.best_geo).parent
     for crit, (_, predicts) in CRITERIA.items():
         if crit not in trainer.criteria:
@@ -46,8 +76,8 @@ def main(smk, log):
         log.info("best on %s: epoch %d, MAE %.5f", CRITERIA[crit][0], state.best[crit]["epoch"], state.best[crit]["mae"])
         save_model(model, out_dir / f"best_{crit}.keras")
         for name in predicts:
-            m, e = sets[name]
-            save_matrix(out_dir / f"pred_{name}.h5", Matrix(predict(model, e.X), m.samples, genes, 0,
+            samples, e = sets[name]
+            save_matrix(out_dir / f"pred_{name}.h5", Matrix(predict(model, e.X), samples, genes, 0,
                                                            {"best_epoch": state.best[crit]["epoch"], "criterion": crit}))
 
 

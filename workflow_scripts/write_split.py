@@ -2,18 +2,21 @@
 import pandas as pd
 
 from dgex import rulekit
-from dgex.matrix import load_matrix, save_matrix
+from dgex.io import InputError
+from dgex.matrix import save_matrix
+from dgex.stream import gather, matrix_info
 
 
 def main(smk, log):
-    m = load_matrix(smk.input.matrix)
     split = smk.wildcards.split
     if split.startswith("geo_"):
-        a = pd.read_csv(smk.input.assignment, sep="\t")
-        index = {s: i for i, s in enumerate(m.samples)}
-        m = m.subset([index[s] for s in a.loc[a["split"] == split, "sample"].astype(str)])
-    if not m.samples:
-        raise ValueError(f"split {split} is empty")
+        a = pd.read_csv(smk.input.assignment, sep="\t", dtype={"sample": str})
+        samples = a.loc[a["split"] == split, "sample"].tolist()
+    else:
+        samples = matrix_info(smk.input.matrix).samples
+    if not samples:
+        raise InputError(f"split {split} is empty (from {smk.input.matrix} and {smk.input.assignment})")
+    m = gather(smk.input.matrix, samples, f"split {split}")
     log.info("%s: %d profiles", split, len(m.samples))
     save_matrix(smk.output.split, m)
 

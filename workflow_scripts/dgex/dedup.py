@@ -1,63 +1,254 @@
-"""Deduplication of GEO profiles: MiniBatchKMeans clusters, then a greedy distance filter within each cluster."""
+"""Deduplication of GEO profiles: MiniBatchKMeans clusters, then a distance filter within each cluster.
+
+The original code (kmeans.py, nodup_idx.py) clusters all 129,158 profiles over all 22,268 probes into 100 clusters and,
+within each cluster (profiles in file order), drops every profile closer than Euclidean distance 1.0 to an earlier
+profile of the cluster ('original' rule; 111,009 profiles remain). The 'greedy' rule drops a profile only when the
+earlier close profile was itself kept. Profiles are read in blocks, so the whole compendium is never in memory.
+"""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Protocol
 
 import numpy as np
 
+from .io import InputError, check_finite_values
+
 log = logging.getLogger(__name__)
 METHODS = ("kmeans", "exact")
+RULES = ("original", "greedy")
+GRAM_TOL = 2e-3  # float32 Gram-product error bound, relative to |x|^2 + |y|^2; candidates are re-checked in float64
 
 
-def _sq_norms(X: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->i", X, X, dtype=np.float64)
+class ProfileSource(Protocol):
+    """Profiles (rows) x features, readable in contiguous blocks."""
+
+    n_profiles: int
+    n_features: int
+    block_rows: int
+
+    def read(self, start: int, stop: int) -> np.ndarray: ...
 
 
-def greedy_keep(X: np.ndarray, threshold: float, block: int = 2048) -> np.ndarray:
-    """Keep mask: walk profiles in order, keep one unless it lies closer than `threshold` to a profile kept before it."""
+@dataclass
+class ArraySource:
+    """An in-memory profiles x features matrix as a ProfileSource."""
+
+    X: np.ndarray
+    block_rows: int = 4096
+
+    @property
+    def n_profiles(self) -> int:
+        return len(self.X)
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return np.asarray(self.X[start:stop], dtype=np.float32)
+
+
+class GctxSource:
+    """The matrix of a GCTX file (profiles x rows on disk) as a ProfileSource, read in chunk-aligned blocks."""
+
+    def __init__(self, path: str | Path, block_rows: int = 4000):
+        import h5py
+
+        from .io import GCTX_MATRIX, gctx_shape
+
+        self.path = Path(path)
+        n_rows, n_cols = gctx_shape(self.path)
+        self.n_profiles, self.n_features = n_cols, n_rows
+        self._file = h5py.File(self.path, "r")
+        self._dset = self._file[GCTX_MATRIX]
+        chunk = self._dset.chunks[0] if self._dset.chunks else 1
+        self.block_rows = max(chunk, (block_rows // chunk) * chunk)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        try:
+            block = np.asarray(self._dset[start:stop], dtype=np.float32)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{self.path}: corrupt or truncated GCTX, profiles {start}..{stop - 1} unreadable ({exc})") from exc
+        check_finite_values(block, f"{self.path} (profiles {start}..{stop - 1})")
+        return block
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def blocks(src: ProfileSource, order: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """(start, block) over the whole source; `order` permutes the block sequence."""
+    starts = np.arange(0, src.n_profiles, src.block_rows)
+    for s in starts if order is None else starts[order]:
+        yield int(s), src.read(int(s), min(src.n_profiles, int(s) + src.block_rows))
+
+
+# --------------------------------------------------------------------------- distance filter
+def close_pairs(X: np.ndarray, threshold: float, block: int = 1024) -> np.ndarray:
+    """All pairs (i, j), i < j, of rows of X at Euclidean distance < threshold, as an (m, 2) int64 array.
+
+    Candidates come from a float32 Gram product on centered rows (BLAS speed) with a margin that covers its rounding
+    error; each candidate is then re-measured exactly in float64, so the result equals float64 all-pairs distances.
+    """
     n = len(X)
-    keep = np.zeros(n, dtype=bool)
-    dropped = np.zeros(n, dtype=bool)
-    norms = _sq_norms(X)
-    X64 = X.astype(np.float64, copy=False) if X.dtype == np.float64 else X
-    t2 = threshold * threshold
+    if n < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    Xc = np.asarray(X, dtype=np.float32) - X.mean(axis=0, dtype=np.float64).astype(np.float32)
+    sq = np.einsum("ij,ij->i", Xc, Xc, dtype=np.float64)
+    t2 = float(threshold) ** 2
+    found = []
     for b0 in range(0, n, block):
         b1 = min(n, b0 + block)
-        # distances from this block's profiles to every later profile, float64 accumulation of the Gram product
-        G = (X64[b0:b1] @ X64[b0:].T).astype(np.float64)
-        D2 = norms[b0:b1, None] + norms[None, b0:] - 2.0 * G
-        close = D2 < t2
-        for i in range(b0, b1):
-            if dropped[i]:
-                continue
-            keep[i] = True
-            row = close[i - b0]
-            row[: i - b0 + 1] = False
-            dropped[b0 + np.flatnonzero(row)] = True
+        G = Xc[b0:b1] @ Xc[b0:].T
+        s = sq[b0:b1, None] + sq[None, b0:]
+        cand = s - 2.0 * G < t2 + GRAM_TOL * s
+        cand[:, : b1 - b0] &= np.triu(np.ones((b1 - b0, b1 - b0), dtype=bool), k=1)
+        i, j = np.nonzero(cand)
+        if len(i):
+            found.append(np.stack([i + b0, j + b0], axis=1))
+    if not found:
+        return np.empty((0, 2), dtype=np.int64)
+    pairs = np.concatenate(found).astype(np.int64)
+    d2 = np.empty(len(pairs), dtype=np.float64)
+    for s in range(0, len(pairs), 4096):
+        p = pairs[s : s + 4096]
+        diff = X[p[:, 0]].astype(np.float64) - X[p[:, 1]].astype(np.float64)
+        d2[s : s + 4096] = np.einsum("ij,ij->i", diff, diff)
+    return pairs[d2 < t2]
+
+
+def keep_from_pairs(n: int, pairs: np.ndarray, rule: str = "original") -> np.ndarray:
+    """Keep mask over n profiles in order, given their close pairs (i < j).
+
+    'original': drop j when any earlier profile i is close to it (nodup_idx.py); 'greedy': only when i was kept.
+    """
+    if rule not in RULES:
+        raise ValueError(f"dedup.rule must be one of {RULES}, got {rule!r}")
+    dropped = np.zeros(n, dtype=bool)
+    if rule == "original":
+        dropped[pairs[:, 1]] = True
+        return ~dropped
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    firsts, starts = np.unique(pairs[:, 0], return_index=True)
+    ends = np.append(starts[1:], len(pairs))
+    for i, s, e in zip(firsts, starts, ends):  # only profiles that have a close later profile
+        if not dropped[i]:
+            dropped[pairs[s:e, 1]] = True
+    return ~dropped
+
+
+def greedy_keep(X: np.ndarray, threshold: float, block: int = 1024, rule: str = "greedy") -> np.ndarray:
+    """Keep mask: walk profiles in order and drop one closer than `threshold` to an earlier (kept, for 'greedy') one."""
+    return keep_from_pairs(len(X), close_pairs(X, threshold, block), rule)
+
+
+# --------------------------------------------------------------------------- k-means, streamed
+def _init_sample(src: ProfileSource, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A uniform random sample of `size` profiles, gathered in one pass over the source."""
+    rows = np.sort(rng.choice(src.n_profiles, size=min(size, src.n_profiles), replace=False))
+    out = np.empty((len(rows), src.n_features), dtype=np.float32)
+    done = 0
+    for start, block in blocks(src):
+        sel = rows[(rows >= start) & (rows < start + len(block))]
+        out[done : done + len(sel)] = block[sel - start]
+        done += len(sel)
+    return out
+
+
+def kmeans_labels(src: ProfileSource, n_clusters: int, seed: int, batch_size: int = 1000, epochs: int = 2) -> np.ndarray:
+    """Seeded MiniBatchKMeans over the source in mini-batches (blocks in random order, rows shuffled), then labels."""
+    from sklearn.cluster import MiniBatchKMeans, kmeans_plusplus
+
+    rng = np.random.default_rng(seed)
+    k = min(n_clusters, src.n_profiles)
+    sample = _init_sample(src, max(3 * batch_size, 3 * k), rng)  # sklearn's init_size default: 3 x batch_size
+    centers, _ = kmeans_plusplus(sample, k, random_state=seed)
+    km = MiniBatchKMeans(n_clusters=k, init=centers, n_init=1, batch_size=batch_size, random_state=seed)
+    n_blocks = -(-src.n_profiles // src.block_rows)
+    for epoch in range(epochs):
+        for _, block in blocks(src, rng.permutation(n_blocks)):
+            block = block[rng.permutation(len(block))]
+            for b in range(0, len(block), batch_size):
+                if b == 0 or len(block) - b >= k:  # partial_fit needs at least k rows in a batch
+                    km.partial_fit(block[b : b + batch_size])
+        log.info("k-means epoch %d/%d done", epoch + 1, epochs)
+    labels = np.empty(src.n_profiles, dtype=np.int64)
+    for start, block in blocks(src):
+        labels[start : start + len(block)] = km.predict(block)
+    return labels
+
+
+def cluster_labels(X: np.ndarray, n_clusters: int, seed: int, batch_size: int = 1000, epochs: int = 2) -> np.ndarray:
+    """MiniBatchKMeans cluster label of every profile of an in-memory matrix (seeded)."""
+    return kmeans_labels(ArraySource(np.asarray(X, dtype=np.float32)), n_clusters, seed, batch_size, epochs)
+
+
+def cluster_groups(labels: np.ndarray, n_features: int, budget_bytes: int) -> list[list[int]]:
+    """Clusters packed into groups whose float32 profiles fit in `budget_bytes` (one pass over the file per group)."""
+    sizes = np.bincount(labels)
+    per_row = 4 * n_features
+    groups: list[list[int]] = []
+    used = budget_bytes + 1
+    for c in np.flatnonzero(sizes):
+        need = int(sizes[c]) * per_row
+        if need > budget_bytes:
+            log.warning("cluster %d holds %d profiles (%.1f GB), more than the memory budget", c, sizes[c], need / 1e9)
+        if used + need > budget_bytes:
+            groups.append([])
+            used = 0
+        groups[-1].append(int(c))
+        used += need
+    return groups
+
+
+def filter_clusters(src: ProfileSource, labels: np.ndarray, threshold: float, rule: str,
+                    budget_bytes: int = 6 << 30) -> np.ndarray:
+    """Keep mask: the distance filter within each cluster, profiles in source order, clusters gathered in groups."""
+    keep = np.zeros(src.n_profiles, dtype=bool)
+    groups = cluster_groups(labels, src.n_features, budget_bytes)
+    for g, group in enumerate(groups):
+        in_group = np.isin(labels, group)
+        rows = np.flatnonzero(in_group)
+        # rows of the group, ordered by cluster, then by position in the source (stable sort)
+        order = np.argsort(labels[rows], kind="stable")
+        slot = np.empty(len(rows), dtype=np.int64)
+        slot[order] = np.arange(len(rows))
+        slot_of = np.full(src.n_profiles, -1, dtype=np.int64)
+        slot_of[rows] = slot
+        data = np.empty((len(rows), src.n_features), dtype=np.float32)
+        for start, block in blocks(src):
+            s = slot_of[start : start + len(block)]
+            mine = s >= 0
+            data[s[mine]] = block[mine]
+        sorted_rows = rows[order]
+        bounds = np.searchsorted(labels[sorted_rows], group + [labels.max() + 1])
+        for c, b0, b1 in zip(group, bounds[:-1], bounds[1:]):
+            keep[sorted_rows[b0:b1]] = greedy_keep(data[b0:b1], threshold, rule=rule)
+        log.info("group %d/%d: %d clusters, %d profiles filtered", g + 1, len(groups), len(group), len(rows))
+        del data
     return keep
 
 
-def cluster_labels(X: np.ndarray, n_clusters: int, seed: int, batch_size: int = 1024) -> np.ndarray:
-    """MiniBatchKMeans cluster label of every profile (seeded)."""
-    from sklearn.cluster import MiniBatchKMeans
-
-    n_clusters = min(n_clusters, len(X))
-    km = MiniBatchKMeans(n_clusters=n_clusters, random_state=seed, batch_size=batch_size, n_init=3)
-    return km.fit_predict(X)
-
-
-def deduplicate(X: np.ndarray, threshold: float = 1.0, method: str = "kmeans", n_clusters: int = 100, seed: int = 0) -> np.ndarray:
-    """Boolean keep mask over profiles (rows of X): 'kmeans' as the original code, or 'exact' over all pairs."""
+def deduplicate(X: np.ndarray | ProfileSource, threshold: float = 1.0, method: str = "kmeans", n_clusters: int = 100,
+                seed: int = 0, rule: str = "original", batch_size: int = 1000, epochs: int = 2,
+                budget_bytes: int = 6 << 30) -> np.ndarray:
+    """Boolean keep mask over profiles (rows of X or of a ProfileSource): 'kmeans' as the original code, or 'exact'."""
     if method not in METHODS:
         raise ValueError(f"dedup.method must be one of {METHODS}, got {method!r}")
+    if rule not in RULES:
+        raise ValueError(f"dedup.rule must be one of {RULES}, got {rule!r}")
     if threshold <= 0:
         raise ValueError(f"dedup.distance must be > 0, got {threshold}")
-    if method == "exact":
-        return greedy_keep(X, threshold)
-    labels = cluster_labels(X, n_clusters, seed)
-    keep = np.zeros(len(X), dtype=bool)
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)  # ascending: "kept before it" follows the file's profile order
-        keep[members] = greedy_keep(X[members], threshold)
-    log.info("dedup (%s, %d clusters, distance %.3g): kept %d of %d profiles", method, n_clusters, threshold, keep.sum(), len(X))
+    src = ArraySource(np.asarray(X, dtype=np.float32)) if isinstance(X, np.ndarray) else X
+    if src.n_profiles == 0:
+        raise InputError("deduplication: the compendium holds no profiles")
+    labels = np.zeros(src.n_profiles, dtype=np.int64)
+    if method == "kmeans":
+        labels = kmeans_labels(src, n_clusters, seed, batch_size, epochs)
+        log.info("k-means cluster sizes: min %d, median %d, max %d", *np.percentile(np.bincount(labels), [0, 50, 100]))
+    keep = filter_clusters(src, labels, threshold, rule, budget_bytes)
+    log.info("dedup (%s, rule %s, distance %.3g): kept %d of %d profiles", method, rule, threshold, keep.sum(), len(keep))
     return keep

@@ -12,7 +12,7 @@ from .io import Gct, GeneMap, InputError
 from .matrix import Matrix
 
 log = logging.getLogger(__name__)
-ENSEMBL_VERSION = re.compile(r"^(ENS[A-Z]*G\d+)\.\d+(_PAR_Y)?$")
+ENSEMBL_VERSION = re.compile(r"^(ENS[A-Z]*\d+)\.\d+(_PAR_Y)?$")  # ENSG..., and ENSGR... (GENCODE PAR_Y copies)
 OVERLAP_POLICIES = ("keep", "drop")
 
 
@@ -45,7 +45,12 @@ def probe_averaging_matrix(probe_ids: Sequence[str], gene_probes: Sequence[Seque
 
 def microarray_genes(blocks: Iterable[tuple[int, np.ndarray]], probe_ids: Sequence[str], sample_ids: Sequence[str],
                      lm: GeneMap, tg: GeneMap, source: str) -> Matrix:
-    """Landmark and target gene values (mean of each gene's probes) from blocks of probe-level profiles."""
+    """Landmark and target gene values (mean of each gene's probes) from blocks of probe-level profiles.
+
+    Landmarks and targets each use their own map's probes, also for the Ensembl ids both maps hold (as bgedv2.py).
+    """
+    if not len(sample_ids):
+        raise InputError(f"{source}: no profiles")
     P = probe_averaging_matrix(probe_ids, lm.probes + tg.probes, source).tocsc()
     out = np.empty((len(sample_ids), len(lm) + len(tg)), dtype=np.float32)
     for start, block in blocks:
@@ -62,25 +67,50 @@ def strip_version(ids: Sequence[str]) -> list[str]:
     return out
 
 
-def rnaseq_genes(gct: Gct, lm: GeneMap, tg: GeneMap, source: str, log_transform: bool = True) -> Matrix:
-    """Landmark and target values from an RNA-Seq RPKM matrix keyed by (versioned) Ensembl id, as log2(RPKM + 1)."""
-    ids = strip_version(gct.rids)
-    index: dict[str, int] = {}
-    dups = []
-    for i, e in enumerate(ids):
-        if e in index:
-            dups.append(e)
-        else:
-            index[e] = i
-    if dups:
-        raise InputError(f"{source}: {len(dups)} Ensembl id(s) occur twice after removing version suffixes, e.g. {dups[:5]}")
-    wanted = lm.ensembl + tg.ensembl
-    missing = sorted({e for e in wanted if e not in index})
+DUPLICATE_POLICIES = ("first", "mean", "error")
+
+
+def ensembl_columns(ids: Sequence[str], wanted: Sequence[str], duplicates: str, source: str) -> tuple[list[list[int]], list[str]]:
+    """For each wanted Ensembl id, the row(s) of `ids` (version suffixes stripped) whose values make that gene.
+
+    duplicates: what to do when a wanted id occurs on several rows after stripping versions: 'first' row (the original
+    code's list.index), 'mean' of the rows, or 'error'. Duplicates among ids that are not wanted are ignored.
+    """
+    if duplicates not in DUPLICATE_POLICIES:
+        raise ValueError(f"genes.duplicate_ensembl_ids must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
+    rows: dict[str, list[int]] = {}
+    for i, e in enumerate(strip_version(ids)):
+        rows.setdefault(e, []).append(i)
+    missing = sorted({e for e in wanted if e not in rows})
     if missing:
-        raise InputError(f"{source}: {len(missing)} landmark/target gene(s) are missing, e.g. {missing[:5]}")
-    values = gct.values[:, [index[e] for e in wanted]]
+        raise InputError(f"{source}: {len(missing)} of {len(set(wanted))} landmark/target gene(s) are missing, e.g. {missing[:5]}")
+    dups = sorted({e for e in wanted if len(rows[e]) > 1})
+    if dups:
+        msg = f"{source}: {len(dups)} landmark/target Ensembl id(s) occur on several rows after removing version suffixes, e.g. {dups[:5]}"
+        if duplicates == "error":
+            raise InputError(msg + " (genes.duplicate_ensembl_ids: error)")
+        log.warning("%s; using the %s", msg, "first row" if duplicates == "first" else "mean of the rows")
+    picked = [rows[e][:1] if duplicates == "first" else rows[e] for e in wanted]
+    return picked, dups
+
+
+def rnaseq_genes(gct: Gct, lm: GeneMap, tg: GeneMap, source: str, log_transform: bool = True,
+                 duplicates: str = "first") -> Matrix:
+    """Landmark and target values from an RNA-Seq RPKM matrix keyed by (versioned) Ensembl id, as log2(RPKM + 1).
+
+    A target sharing a landmark's Ensembl id gets that same RNA-Seq row (the paper's maps: 445 such genes).
+    The log transform is monotone, so it changes nothing after quantile normalization; it only eases inspection.
+    """
+    wanted = lm.ensembl + tg.ensembl
+    picked, _ = ensembl_columns(gct.rids, wanted, duplicates, source)
+    if not len(gct.cids):
+        raise InputError(f"{source}: no samples")
+    if all(len(p) == 1 for p in picked):
+        values = gct.values[:, [p[0] for p in picked]]
+    else:
+        values = np.stack([gct.values[:, p].mean(axis=1, dtype=np.float64) for p in picked], axis=1).astype(np.float32)
     if (values < 0).any():
         raise InputError(f"{source}: negative RPKM values")
     if log_transform:
-        values = np.log2(values + 1.0)
-    return Matrix(values.astype(np.float32), list(gct.cids), wanted, len(lm), {"source": source})
+        values = np.log2(values + np.float32(1.0))
+    return Matrix(np.asarray(values, dtype=np.float32), list(gct.cids), wanted, len(lm), {"source": source})

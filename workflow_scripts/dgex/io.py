@@ -189,8 +189,14 @@ def iter_gctx_profiles(path: str | os.PathLike, chunk: int) -> Iterator[tuple[in
     n_rows, n_cols = gctx_shape(path)
     with h5py.File(path, "r") as f:
         dset = f[GCTX_MATRIX]
+        if dset.chunks:  # whole HDF5 chunks per block: a partial chunk would be read (and decoded) twice
+            chunk = max(dset.chunks[0], chunk // dset.chunks[0] * dset.chunks[0])
         for start in range(0, n_cols, chunk):
-            block = np.asarray(dset[start : start + chunk], dtype=np.float32)
+            try:
+                block = np.asarray(dset[start : start + chunk], dtype=np.float32)
+            except (OSError, ValueError) as exc:
+                raise InputError(f"{path}: corrupt or truncated GCTX, profiles {start}..{min(n_cols, start + chunk) - 1} "
+                                 f"unreadable ({exc})") from exc
             check_finite_values(block, f"{path} (profiles {start}..{start + len(block) - 1})")
             yield start, block
 
@@ -215,6 +221,19 @@ def write_gct(path: str | os.PathLike, gct: Gct) -> None:
     with atomic_path(path) as tmp, _h5_without_timestamps():
         # cmapPy appends ".gctx" to names lacking it; the temporary name keeps the final suffix.
         write_gctx.write(g, str(tmp))
+
+
+def h5_create(path: str | os.PathLike, track_order: bool = True):
+    """A new (truncated) h5py.File whose root group carries no timestamps, so equal data gives equal bytes."""
+    import h5py
+
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)  # h5py.File(..., track_order=True) would stamp the root group's creation time
+    if track_order:
+        order = h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED
+        fcpl.set_link_creation_order(order)
+        fcpl.set_attr_creation_order(order)
+    return h5py.File(h5py.h5f.create(os.fsencode(path), h5py.h5f.ACC_TRUNC, fcpl=fcpl))
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ from typing import Sequence
 import h5py
 import numpy as np
 
-from .io import InputError, atomic_path, check_finite_values, check_unique
+from .io import InputError, atomic_path, check_finite_values, check_unique, h5_create
 
 STR = h5py.string_dtype("utf-8")
 
@@ -53,7 +53,7 @@ def save_matrix(path: str | os.PathLike, m: Matrix) -> None:
     if m.values.shape != (len(m.samples), len(m.genes)):
         raise ValueError(f"{path}: values {m.values.shape} vs {len(m.samples)} samples x {len(m.genes)} genes")
     with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w", track_order=True) as f:
+        with h5_create(tmp) as f:
             f.create_dataset("values", data=np.asarray(m.values, dtype=np.float32), track_times=False)
             f.create_dataset("samples", data=np.array(m.samples, dtype=object), dtype=STR, track_times=False)
             f.create_dataset("genes", data=np.array(m.genes, dtype=object), dtype=STR, track_times=False)

@@ -115,30 +115,8 @@ def from_snakemake(smk, started: float, seed: int | None = None) -> dict:
     return write_provenance(smk.output.provenance, smk.rule, list(smk.input), outputs, params, started, seed)
 
 
-def verify_results(root: str | os.PathLike, ignore: Iterable[str] = ("logs", "benchmarks")) -> dict[str, list[str]]:
-    """Re-check every artifact under `root` against its provenance record: mismatches, missing files, orphans."""
-    root = Path(root)
-    listed: set[Path] = set()
-    report = {"ok": [], "mismatch": [], "missing": [], "orphan": []}
-    for rec_path in sorted(root.rglob("*" + PROV_SUFFIX)):
-        listed.add(rec_path.resolve())
-        record = json.loads(rec_path.read_text())
-        for out, digest in sorted(record.get("outputs", {}).items()):
-            p = Path(out)
-            if not p.is_absolute():
-                p = (Path.cwd() / p)
-            listed.add(p.resolve())
-            if not p.exists():
-                report["missing"].append(out)
-            elif sha256_file(p) != digest:
-                report["mismatch"].append(out)
-            else:
-                report["ok"].append(out)
-    skip = {root.resolve() / d for d in ignore}
-    for f in sorted(root.rglob("*")):
-        if not f.is_file() or f.resolve() in listed or f.name.startswith(".tmp-"):
-            continue
-        if any(s in f.resolve().parents for s in skip):
-            continue
-        report["orphan"].append(str(f))
-    return report
+def verify_results(root: str | os.PathLike, workdir: str | os.PathLike | None = None) -> dict[str, list[str]]:
+    """Re-check every artifact under `root` against its provenance record (see dgex.verify): category -> paths."""
+    from .verify import verify
+
+    return verify(root, workdir).as_paths()

@@ -1,0 +1,125 @@
+"""D-GEX training throughput vs NumPy's float32 matrix-product rate at the same shapes, measured in the same run.
+
+Usage: .venv/bin/python benchmarks/train_throughput.py [--archs h1x3000_d10,h3x9000_d10] [--targets 4760]
+       [--steps 30,4] [--jit both|on|off] [--keras-fit] [--threads 2]
+FLOP per trained profile = 6 x parameters (forward 2P, backward 4P). The reference is NumPy (BLAS) timing the three
+products every layer needs per batch (forward X@W, weight gradient X.T@D, input gradient D@W.T) at batch size 200.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
+
+import numpy as np  # noqa: E402
+
+
+def numpy_rate(sizes: list[int], batch: int, repeats: int = 3) -> float:
+    """FLOP/s of NumPy float32 products at one training step's shapes (best of `repeats`)."""
+    rng = np.random.default_rng(0)
+    mats = []
+    for k, n in zip(sizes[:-1], sizes[1:]):
+        mats.append((rng.standard_normal((batch, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32),
+                     rng.standard_normal((batch, n), dtype=np.float32)))
+    flops = sum(3 * 2 * batch * W.shape[0] * W.shape[1] for _, W, _ in mats)
+    best = np.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for X, W, D in mats:
+            X @ W
+            X.T @ D
+            D @ W.T
+        best = min(best, time.perf_counter() - t)
+    return flops / best
+
+
+def trainer_rate(arch_name: str, n_in: int, n_out: int, steps: int, batch: int, jit: bool) -> tuple[float, float]:
+    """(profiles/s, seconds) of the workflow's Trainer over `steps` SGD steps (one epoch of steps x batch profiles)."""
+    import tempfile
+
+    from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((steps * batch, n_in), dtype=np.float32)
+    Y = rng.standard_normal((steps * batch, n_out), dtype=np.float32)
+    ev = [EvalSet("geo_va", X[:10], Y[:10])]
+    arch = Architecture.parse(arch_name)
+    with tempfile.TemporaryDirectory() as d:
+        t = Trainer(arch, TrainSettings(epochs=2, batch_size=batch, monitor_size=10, jit_compile=jit), X, Y, ev,
+                    {"geo": "geo_va"}, d)
+        t.run_epoch(1)  # compiles
+        t0 = time.perf_counter()
+        t.run_epoch(2)
+        sec = time.perf_counter() - t0
+    return steps * batch / sec, sec
+
+
+def keras_fit_rate(arch_name: str, n_in: int, n_out: int, steps: int, batch: int) -> tuple[float, float]:
+    """(profiles/s, seconds) of a plain Keras `fit` of the same network (SGD, momentum 0.5, batch 200)."""
+    import keras
+
+    from dgex.dgex_model import Architecture, build_model
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((steps * batch, n_in), dtype=np.float32)
+    Y = rng.standard_normal((steps * batch, n_out), dtype=np.float32)
+    model = build_model(n_in, n_out, Architecture.parse(arch_name), 0)
+    model.compile(optimizer=keras.optimizers.SGD(5e-4, momentum=0.5), loss="mse")
+    model.fit(X, Y, batch_size=batch, epochs=1, verbose=0)
+    t0 = time.perf_counter()
+    model.fit(X, Y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
+    sec = time.perf_counter() - t0
+    return steps * batch / sec, sec
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--archs", default="h1x3000_d10,h3x9000_d10")
+    ap.add_argument("--steps", default="30,4", help="SGD steps timed per architecture (comma list, matched to --archs)")
+    ap.add_argument("--landmarks", type=int, default=943)
+    ap.add_argument("--targets", type=int, default=4760, help="targets per network (one half of 9,520)")
+    ap.add_argument("--batch", type=int, default=200)
+    ap.add_argument("--jit", choices=["both", "on", "off"], default="both")
+    ap.add_argument("--keras-fit", action="store_true", help="also time a plain Keras fit (the starting point)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(a.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    from dgex.dgex_model import Architecture, layer_sizes, parameter_count
+
+    archs = a.archs.split(",")
+    steps = [int(s) for s in a.steps.split(",")]
+    steps += [steps[-1]] * (len(archs) - len(steps))
+    jits = {"both": [False, True], "on": [True], "off": [False]}[a.jit]
+    print(f"# {os.cpu_count()} CPUs, TensorFlow {tf.__version__}, NumPy {np.__version__}, GPUs: "
+          f"{len(tf.config.list_physical_devices('GPU'))}; batch {a.batch}, {a.landmarks} landmarks -> {a.targets} targets")
+    print(f"{'network':<13} {'variant':<14} {'params':>12} {'profiles/s':>11} {'GFLOP/s':>8} {'NumPy GFLOP/s':>14} {'% of NumPy':>10}")
+    for arch_name, n_steps in zip(archs, steps):
+        arch = Architecture.parse(arch_name)
+        sizes = layer_sizes(a.landmarks, a.targets, arch)
+        P = parameter_count(a.landmarks, a.targets, arch)
+        variants = [("trainer" + ("+xla" if j else ""), lambda j=j: trainer_rate(arch_name, a.landmarks, a.targets, n_steps, a.batch, j))
+                    for j in jits]
+        if a.keras_fit:
+            variants.insert(0, ("keras fit", lambda: keras_fit_rate(arch_name, a.landmarks, a.targets, n_steps, a.batch)))
+        for label, fn in variants:
+            ref_before = numpy_rate(sizes, a.batch)
+            rate, sec = fn()
+            ref = (ref_before + numpy_rate(sizes, a.batch)) / 2  # the reference around the measurement
+            flops = 6 * P * rate
+            print(f"{arch_name:<13} {label:<14} {P:>12,} {rate:>11,.0f} {flops / 1e9:>8.1f} {ref / 1e9:>14.1f} "
+                  f"{100 * flops / ref:>9.0f}%  ({n_steps} steps, {sec:.1f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

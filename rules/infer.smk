@@ -1,0 +1,68 @@
+# Inferring every target gene of L1000 landmark profiles (paper section 3.4): a portable bundle per architecture, then
+# streamed inference of the GCTX that inference.input names (docs/inference.md).
+
+
+rule make_demo_l1000:
+    input:
+        geo=raw_path("geo"),
+        map_lm=raw_path("map_lm"),
+        assignment=f"{RESULTS}/splits/assignment.tsv",
+    output:
+        profiles=f"{RESULTS}/l1000/demo_l1000.gctx",
+        chip=f"{RESULTS}/l1000/demo.chip",
+        provenance=f"{RESULTS}/l1000/demo_l1000.gctx.prov.json",
+    params:
+        seed=config["seed"],
+    log:
+        f"{LOGS}/make_demo_l1000.log",
+    benchmark:
+        f"{BENCH}/make_demo_l1000.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        f"{SCRIPTS}/make_demo_l1000.py"
+
+
+rule write_inference_bundle:
+    input:
+        unpack(bundle_inputs),
+    output:
+        manifest=f"{RESULTS}/bundles/{{arch}}/manifest.json",
+        landmarks=f"{RESULTS}/bundles/{{arch}}/landmarks.tsv",
+        targets=f"{RESULTS}/bundles/{{arch}}/targets.tsv",
+        reference=f"{RESULTS}/bundles/{{arch}}/reference.tsv",
+        models=expand(f"{RESULTS}/bundles/{{{{arch}}}}/part{{part}}.keras", part=range(n_parts())),
+        provenance=f"{RESULTS}/bundles/{{arch}}/manifest.json.prov.json",
+    params:
+        model=config["inference"]["model"],
+        ties=config["quantile_normalization"]["ties"],
+        run=config["run_name"],
+    log:
+        f"{LOGS}/write_inference_bundle/{{arch}}.log",
+    benchmark:
+        f"{BENCH}/write_inference_bundle/{{arch}}.tsv"
+    conda:
+        "../envs/dgex.yaml"
+    script:
+        f"{SCRIPTS}/write_inference_bundle.py"
+
+
+rule infer_l1000:
+    input:
+        unpack(inference_inputs),
+    output:
+        profiles=f"{RESULTS}/inference/{{arch}}/{{name}}.gctx",
+        provenance=f"{RESULTS}/inference/{{arch}}/{{name}}.gctx.prov.json",
+    wildcard_constraints:
+        name=r"[A-Za-z0-9_.-]+",
+    params:
+        inference=config["inference"],
+    threads: workflow.cores
+    log:
+        f"{LOGS}/infer_l1000/{{arch}}_{{name}}.log",
+    benchmark:
+        f"{BENCH}/infer_l1000/{{arch}}_{{name}}.tsv"
+    conda:
+        "../envs/dgex.yaml"
+    script:
+        f"{SCRIPTS}/infer_l1000.py"

@@ -1,0 +1,260 @@
+"""Inference on L1000 profiles (paper 3.4): bundles, id mapping, bad input, streaming GCTX output, the CLI and the rules."""
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, SNAKEMAKE, shared_file
+from dgex.dgex_model import Architecture, build_model, load_model, predict, save_model
+from dgex.infer import (InferenceSettings, describe_ids, infer_gctx, load_bundle, match_landmarks, read_chip,
+                        write_bundle)
+from dgex.io import Gct, InputError, read_gct, read_gene_map, write_gct
+from dgex.matrix import load_matrix
+
+N_TARGETS = 60  # real target genes of the small real-data bundle, in two parts
+
+
+def parse_gctx(path):
+    """A GCTX read back through cmapPy's own parser."""
+    import warnings
+
+    from cmapPy.pandasGEXpress.parse_gctx import parse
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return parse(str(path))
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    """A bundle on the paper's 943 landmarks and the real chip: two small networks fitted on 209 real GPL96 profiles."""
+    import keras
+
+    lm = read_gene_map(shared_file("dgex", "map_lm.txt"))
+    tg_all = read_gene_map(shared_file("dgex", "map_tg.txt"))
+    chip = read_chip(shared_file("l1000", "L1000_EPSILON.R1.chip"))
+    gpl = read_gct(shared_file("gpl96", "gpl96_3cohorts_n240x22283.gctx"))
+    row = {p: i for i, p in enumerate(gpl.rids)}
+    rng = np.random.default_rng(0)
+    pick = np.sort(rng.choice(len(tg_all), N_TARGETS, replace=False))
+    lm_cols = [row[p[0]] for p in lm.probes]
+    X = gpl.values[:, lm_cols]
+    Y = np.stack([gpl.values[:, [row[p] for p in tg_all.probes[i]]].mean(axis=1) for i in pick], axis=1)
+    cohort = gpl.col_meta["cohort"].to_numpy()
+    train = cohort != "borovecki"
+    XY = np.concatenate([X, Y], axis=1)[train].astype(np.float64)
+    mean, std = XY.mean(axis=0), XY.std(axis=0) + 1e-3  # the workflow's per-gene statistics
+    Z = ((np.concatenate([X, Y], axis=1) - mean) / std).astype(np.float32)
+    genes = lm.ensembl + [tg_all.ensembl[i] for i in pick]
+    stats = pd.DataFrame({"gene": genes, "role": ["landmark"] * len(lm) + ["target"] * N_TARGETS, "mean": mean, "std": std})
+    part = np.arange(N_TARGETS) % 2
+    out = tmp_path_factory.mktemp("real_bundle")
+    models = {}
+    keras.utils.set_random_seed(0)
+    for p in (0, 1):
+        m = build_model(len(lm), int((part == p).sum()), Architecture(1, 32, 0.0), seed=p)
+        m.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        m.fit(Z[train, : len(lm)], Z[train][:, len(lm) + np.flatnonzero(part == p)], epochs=30, batch_size=32, verbose=0)
+        models[p] = out / f"trained_part{p}.keras"
+        save_model(m, models[p])
+    reference = np.sort(X[train], axis=1).mean(axis=0, dtype=np.float64)
+    manifest = write_bundle(out / "bundle", architecture="h1x32_d00", criterion="geo", models=models,
+                            partition=pd.DataFrame({"gene": genes[len(lm):], "part": part}), stats=stats,
+                            reference=reference, landmark_map=lm, chip=chip, target_map=tg_all, source="test")
+    return {"manifest": manifest, "bundle": load_bundle(manifest), "gpl": gpl, "X": X, "Y": Y, "train": train,
+            "lm": lm, "chip": chip, "targets": genes[len(lm):], "l1000": shared_file("l1000", "test_l1000.gctx"), "tmp": out}
+
+
+def test_bundle_ties_models_landmarks_and_stats_together(real):
+    b = real["bundle"]
+    assert len(b.landmarks) == 943 and len(b.targets) == N_TARGETS
+    assert b.landmarks["probe_id"].tolist() == [p[0] for p in real["lm"].probes]
+    entrez = dict(zip(real["chip"]["probe_id"], real["chip"]["entrez_id"]))
+    assert b.landmarks["entrez_id"].tolist() == [entrez[p] for p in b.landmarks["probe_id"]]
+    assert b.landmarks.loc[b.landmarks["probe_id"] == "200814_at", ["symbol", "entrez_id"]].values.tolist() == [["PSME1", "5720"]]
+    assert sorted(b.part_files()) == [0, 1] and np.all(np.diff(b.reference) >= 0)
+    # a changed file is caught
+    f = b.root / "targets.tsv"
+    text = f.read_text()
+    f.write_text(text.replace("\t0\t", "\t1\t", 1))
+    try:
+        with pytest.raises(InputError, match="sha256 mismatch"):
+            load_bundle(real["manifest"])
+    finally:
+        f.write_text(text)
+
+
+def test_real_l1000_file_gets_every_target_inferred(real, tmp_path, caplog):
+    out = tmp_path / "inferred.gctx"
+    with caplog.at_level("WARNING", logger="dgex.infer"):
+        rep = infer_gctx(real["l1000"], real["bundle"], out, InferenceSettings(chunk_size=100))
+    assert "z-scores" in caplog.text  # the file's provenance_code ends in ZSP: robust z-scores, not Level 3 expression
+    src = read_gct(real["l1000"])
+    g = parse_gctx(out)
+    assert g.data_df.shape == (978 + N_TARGETS, 377) and rep.id_type == "probe" and rep.unused_rows == 35
+    meta = g.row_metadata_df
+    assert (meta["dgex_status"] == "measured").sum() == 978 and (meta["dgex_status"] == "inferred").sum() == N_TARGETS
+    assert meta["dgex_model_input"].sum() == 943
+    measured = g.data_df.loc[src.rids, src.cids].to_numpy().T
+    np.testing.assert_array_equal(measured, src.values)  # landmarks passed through untouched
+    inferred = g.data_df.loc[meta["dgex_status"] == "inferred"]
+    assert list(inferred.index) == real["bundle"].targets["gene"].tolist()
+    assert np.isfinite(inferred.to_numpy()).all()
+    assert meta.loc["200814_at", "pr_gene_symbol"] == "PSME1" and meta.loc["200814_at", "dgex_ensembl_id"].startswith("ENSG")
+    assert list(g.col_metadata_df.index) == src.cids
+    assert (g.col_metadata_df["pert_iname"] == src.col_meta["pert_iname"].to_numpy()).all()
+
+
+def test_entrez_ids_and_chunking_and_compression_give_the_same_values(real, tmp_path):
+    src = read_gct(real["l1000"])
+    ref = tmp_path / "by_probe.gctx"
+    infer_gctx(real["l1000"], real["bundle"], ref, InferenceSettings(chunk_size=1000))
+    entrez_in = tmp_path / "entrez.gctx"
+    write_gct(entrez_in, Gct(src.values, [str(int(e)) for e in src.row_meta["pr_gene_id"]], src.cids))
+    by_entrez = tmp_path / "by_entrez.gctx"
+    rep = infer_gctx(entrez_in, real["bundle"], by_entrez, InferenceSettings(chunk_size=37, compression=4))
+    assert rep.id_type == "entrez"
+    with h5py.File(ref, "r") as a, h5py.File(by_entrez, "r") as b:
+        assert b["0/DATA/0/matrix"].compression == "gzip"
+        np.testing.assert_allclose(a["0/DATA/0/matrix"][:, 978:], b["0/DATA/0/matrix"][:, 978:], rtol=1e-6, atol=1e-6)
+    with pytest.raises(InputError, match="id type is 'probe'.*use id type 'entrez'"):
+        infer_gctx(entrez_in, real["bundle"], tmp_path / "x.gctx", InferenceSettings(id_type="probe"))
+
+
+def test_inference_is_accurate_on_held_out_real_profiles(real, tmp_path):
+    """GPL96 profiles of a cohort not trained on, given as landmark-only GCTX: inferred targets beat the training mean."""
+    gpl, X, Y, train = real["gpl"], real["X"], real["Y"], real["train"]
+    cids = [c for c, t in zip(gpl.cids, train) if not t]
+    probes = real["bundle"].landmarks["probe_id"].tolist()
+    inp = tmp_path / "borovecki.gctx"
+    write_gct(inp, Gct(X[~train], probes, cids))
+    out = tmp_path / "borovecki_inferred.gctx"
+    infer_gctx(inp, real["bundle"], out, InferenceSettings(normalization="none"))
+    with h5py.File(out, "r") as f:
+        pred = f["0/DATA/0/matrix"][:, 943:]
+    order = [real["targets"].index(g) for g in real["bundle"].targets["gene"]]  # output rows: grouped by part
+    Y = Y[:, order]
+    mae = np.abs(pred - Y[~train]).mean()
+    mae_mean = np.abs(Y[train].mean(axis=0) - Y[~train]).mean()
+    assert mae < 0.9 * mae_mean, (mae, mae_mean)  # measured: 1.11 vs 1.42
+
+
+def test_missing_landmarks_are_named_or_imputed_on_request(real, tmp_path):
+    src = read_gct(real["l1000"])
+    keep = [i for i, r in enumerate(src.rids) if r not in ("200814_at", "218597_s_at")]  # PSME1, CISD1
+    inp = tmp_path / "missing.gctx"
+    write_gct(inp, Gct(src.values[:, keep], [src.rids[i] for i in keep], src.cids))
+    with pytest.raises(InputError, match=r"2 of the model's 943 landmarks are missing: .*PSME1 \(200814_at, Entrez 5720\).*CISD1"):
+        infer_gctx(inp, real["bundle"], tmp_path / "out.gctx")
+    assert not (tmp_path / "out.gctx").exists()
+    out = tmp_path / "imputed.gctx"
+    rep = infer_gctx(inp, real["bundle"], out, InferenceSettings(missing_landmarks="mean"))
+    assert sorted(rep.imputed_landmarks) == ["CISD1", "PSME1"]
+    with h5py.File(out, "r") as f:
+        assert f.attrs["dgex_imputed_landmarks"] in ("PSME1,CISD1", "CISD1,PSME1")
+        assert np.isfinite(f["0/DATA/0/matrix"][...]).all()
+    with pytest.raises(InputError, match="more than max_missing=1"):
+        infer_gctx(inp, real["bundle"], out, InferenceSettings(missing_landmarks="mean", max_missing=1))
+
+
+@pytest.mark.parametrize("bad, message", [(-666.0, "-666 .CMap's placeholder"), (np.nan, "NaN or Inf")])
+def test_placeholders_and_nan_are_named(real, tmp_path, bad, message):
+    src = read_gct(real["l1000"])
+    values = src.values.copy()
+    values[200, src.rids.index("200814_at")] = bad
+    inp = tmp_path / "bad.gctx"
+    write_gct(inp, Gct(values, src.rids, src.cids))
+    with pytest.raises(InputError, match=message) as err:
+        infer_gctx(inp, real["bundle"], tmp_path / "out.gctx", InferenceSettings(chunk_size=64))
+    assert src.cids[200] in str(err.value) and "PSME1" in str(err.value)
+    assert not (tmp_path / "out.gctx").exists()
+
+
+def test_ids_of_the_wrong_kind_are_explained(real, tmp_path):
+    src = read_gct(real["l1000"])
+    inp = tmp_path / "symbols.gctx"
+    write_gct(inp, Gct(src.values, src.row_meta["pr_gene_symbol"].astype(str).tolist(), src.cids))
+    with pytest.raises(InputError, match="rows are gene symbols"):
+        infer_gctx(inp, real["bundle"], tmp_path / "out.gctx")
+    assert describe_ids(["ENSG00000175063", "ENSG00000171174"]).startswith("Ensembl ids")
+    with pytest.raises(InputError, match="id type must be"):
+        match_landmarks(src.rids, real["bundle"], "symbol")
+
+
+def test_a_model_on_another_landmark_set_is_refused(real, tmp_path):
+    lm = real["lm"]
+    stats = pd.DataFrame({"gene": ["ENSG00000000001", "ENSG00000000002", "ENSG00000000009"], "role": ["landmark", "landmark", "target"],
+                          "mean": [7.0, 8.0, 9.0], "std": [1.0, 1.0, 1.0]})
+    from dgex.io import GeneMap
+
+    other = GeneMap(["AAA", "BBB"], ["ENSG00000000001", "ENSG00000000002"], [["999991_at"], ["999992_at"]])
+    m = build_model(2, 1, Architecture(1, 4, 0.0), seed=0)
+    save_model(m, tmp_path / "m.keras")
+    args = dict(architecture="h1x4_d00", criterion="geo", models={0: tmp_path / "m.keras"},
+                partition=pd.DataFrame({"gene": ["ENSG00000000009"], "part": [0]}), stats=stats, reference=np.array([7.0, 8.0]),
+                landmark_map=other)
+    with pytest.raises(InputError, match="trained on a different landmark set: 2 of its 2 landmarks"):
+        write_bundle(tmp_path / "b1", chip=real["chip"], **args)
+    manifest = write_bundle(tmp_path / "b2", **args)  # without a chip: probe ids only
+    with pytest.raises(InputError, match="none of its 978 row ids is a landmark of the model.*different landmark set"):
+        infer_gctx(real["l1000"], manifest, tmp_path / "out.gctx")
+    # a network whose input width does not match the landmark list
+    wrong = build_model(len(lm), 1, Architecture(1, 4, 0.0), seed=0)
+    save_model(wrong, tmp_path / "wrong.keras")
+    with pytest.raises(InputError, match="takes 943 inputs but there are 2 landmarks"):
+        write_bundle(tmp_path / "b3", **(args | {"models": {0: tmp_path / "wrong.keras"}}))
+
+
+def test_command_line(real, tmp_path, capsys):
+    from dgex.infer import main
+
+    out = tmp_path / "cli.gctx"
+    assert main([str(real["l1000"]), str(out), "--bundle", str(real["manifest"].parent), "--chunk-size", "50", "-q"]) == 0
+    assert parse_gctx(out).data_df.shape == (978 + N_TARGETS, 377)
+    assert main([str(real["l1000"]), str(out), "--bundle", str(real["manifest"]), "--id-type", "entrez", "-q"]) == 2
+    assert "id type is 'entrez'" in capsys.readouterr().err
+    # `python -m dgex.infer` (bad input: exit status 2 and the reason, before any network is loaded)
+    proc = subprocess.run([sys.executable, "-m", "dgex.infer", str(tmp_path / "absent.gctx"), str(out), "--bundle", str(real["manifest"])],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "dgex-infer: error:" in proc.stderr and "absent.gctx: file not found" in proc.stderr
+    script = REPO / ".venv" / "bin" / "dgex-infer"
+    if script.exists():  # the console entry point of an installed checkout
+        proc = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0 and "--missing-landmarks" in proc.stdout
+
+
+def test_workflow_bundle_and_inference_match_the_trained_networks(tiny_run, tmp_path):
+    """The rules on the tiny run: demo L1000 inference, and a landmark GCTX on the training scale reproduces the predictions."""
+    cfg = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    cfg["inference"] = {"input": "demo"}
+    (tiny_run / "config_infer.yaml").write_text(yaml.safe_dump(cfg))
+    R = tiny_run / "results" / "tiny"
+    arch = "h1x16_d10"
+    cmd = SNAKEMAKE + ["-s", str(REPO / "Snakefile"), "--directory", str(tiny_run), "--configfile", str(tiny_run / "config_infer.yaml"),
+                       "--cores", "2", f"results/tiny/inference/{arch}/demo_l1000.gctx"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    g = parse_gctx(R / "inference" / arch / "demo_l1000.gctx")
+    assert (g.row_metadata_df["dgex_status"] == "inferred").sum() == 60
+    assert (g.row_metadata_df["dgex_model_input"] == 1).sum() == 20
+    assert (R / "inference" / arch / "demo_l1000.gctx.prov.json").exists()
+    # landmarks already on the training scale (qnorm/geo.h5), normalization none: exactly the networks' predictions
+    bundle = load_bundle(R / "bundles" / arch)
+    qn = load_matrix(R / "qnorm" / "geo.h5", genes="landmarks")
+    te = load_matrix(R / "splits" / "geo_te.h5")
+    rows = [qn.samples.index(s) for s in te.samples]
+    inp = tmp_path / "geo_te_landmarks.gctx"
+    write_gct(inp, Gct(qn.values[rows], bundle.landmarks["probe_id"].tolist(), te.samples))
+    out = tmp_path / "geo_te_inferred.gctx"
+    infer_gctx(inp, bundle, out, InferenceSettings(normalization="none", chunk_size=7))
+    with h5py.File(out, "r") as f:
+        inferred = f["0/DATA/0/matrix"][:, 20:]
+    t = bundle.targets
+    for p, f in sorted(bundle.part_files().items()):
+        cols = np.flatnonzero(t["part"] == p)
+        expected = predict(load_model(f), te.X) * t["std"].to_numpy()[cols] + t["mean"].to_numpy()[cols]
+        np.testing.assert_allclose(inferred[:, cols], expected, rtol=1e-4, atol=1e-4)

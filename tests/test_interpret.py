@@ -1,0 +1,137 @@
+"""Interpreting trained networks (paper 3.3): major weights and hubs, adjusted R^2 on hidden activations vs landmarks."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dgex.dgex_model import Architecture, build_model
+from dgex.interpret import (LinearFit, hidden_units, linear_fits, major_mask, major_weight_summary, major_weights,
+                            plot_linear_fits, plot_major_weights)
+
+
+def planted_network(seed=0):
+    """A 1-hidden-layer D-GEX (40 landmarks, 200 hidden units, 60 targets) with small random weights and planted big ones."""
+    rng = np.random.default_rng(seed)
+    model = build_model(40, 60, Architecture(1, 200, 0.0), seed=seed)
+    W1 = rng.normal(0, 0.05, (40, 200))
+    W2 = rng.normal(0, 0.05, (200, 60))
+    W1[3, 17], W1[8, 99], W1[30, 5] = 2.0, -2.0, 1.5  # one per input unit, far beyond 4 SD of its row
+    hub = 42
+    W2[hub, :25] = 1.5  # a hub: big positive weights to 25 targets (each far beyond 5 SD of its column)
+    W2[hub, 25] = -1.5
+    W2[7, 40], W2[9, 41] = 1.5, -1.5
+    model.get_layer("h1").set_weights([W1.astype(np.float32), np.zeros(200, np.float32)])
+    model.get_layer("targets").set_weights([W2.astype(np.float32), np.zeros(60, np.float32)])
+    return model, W1, W2, hub
+
+
+def test_major_mask_is_per_unit_deviation():
+    rng = np.random.default_rng(1)
+    W = rng.normal(0, 1, (30, 50))
+    mask, z = major_mask(W, 2.0, axis=1)
+    for i in range(30):
+        row = W[i]
+        np.testing.assert_allclose(z[i], (row - row.mean()) / row.std(), rtol=1e-12)
+        assert (mask[i] == (np.abs(row - row.mean()) > 2.0 * row.std())).all()
+    mask0, _ = major_mask(W, 2.0, axis=0)
+    assert (mask0 == major_mask(W.T, 2.0, axis=1)[0].T).all()
+
+
+def test_planted_major_weights_and_hub_are_found(tmp_path):
+    model, W1, W2, hub = planted_network()
+    edges, n_hidden = major_weights(model, input_sd=4, output_sd=5)
+    assert n_hidden == 200
+    inc = edges[edges["layer"] == "input_hidden"]
+    out = edges[edges["layer"] == "hidden_output"]
+    assert {(3, 17), (8, 99), (30, 5)} <= set(zip(inc["source"], inc["target"]))
+    planted_out = {(hub, k) for k in range(26)} | {(7, 40), (9, 41)}
+    assert set(zip(out["source"], out["target"])) == planted_out
+    assert np.allclose(out.set_index(["source", "target"]).loc[(7, 40), "weight"], 1.5)
+    units = hidden_units(edges, n_hidden, hub_sd=3)
+    assert units.loc[units["hub"], "unit"].tolist() == [hub]
+    row = units.set_index("unit").loc[hub]
+    assert (row["out_degree"], row["out_positive"], row["out_negative"]) == (26, 25, 1)
+    assert row["sign_purity"] == pytest.approx(25 / 26)
+    s = major_weight_summary(edges, units)
+    assert s["hub_units"] == 1 and s["hub_share_of_major_output"] == pytest.approx(26 / 28)
+    assert s["units_with_major_output"] == 3 and s["major_hidden_output"] == 28
+    assert s["units_with_any_major"] == len(set(inc["target"]) | {hub, 7, 9})
+    plot_major_weights(edges, units, tmp_path / "g.png", tmp_path / "g.svg", "planted", [f"L{i}" for i in range(40)])
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG" and b"<svg" in (tmp_path / "g.svg").read_bytes()[:2000]
+
+
+def test_major_weights_need_one_hidden_layer():
+    with pytest.raises(ValueError, match="one hidden layer, this network has 2"):
+        major_weights(build_model(10, 5, Architecture(2, 8, 0.1), seed=0))
+
+
+def test_linear_fit_matches_least_squares_with_intercept():
+    rng = np.random.default_rng(2)
+    n, p, t = 700, 15, 6
+    A = rng.normal(3.0, 2.0, (n, p))
+    Y = A @ rng.normal(size=(p, t)) + rng.normal(0, 3.0, (n, t)) + 50.0
+    fit = LinearFit()
+    for s in range(0, n, 97):  # uneven blocks
+        fit.add(A[s : s + 97].astype(np.float32), Y[s : s + 97])
+    r2, adj, rank = fit.adjusted_r2()
+    D = np.column_stack([np.ones(n), A.astype(np.float32).astype(np.float64)])
+    B = np.linalg.lstsq(D, Y, rcond=None)[0]
+    sse = ((Y - D @ B) ** 2).sum(axis=0)
+    sst = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
+    assert rank == p
+    np.testing.assert_allclose(r2, 1 - sse / sst, atol=1e-9)
+    np.testing.assert_allclose(adj, 1 - (sse / (n - p - 1)) / (sst / (n - 1)), atol=1e-9)
+    # a duplicated predictor adds nothing: same fit, rank unchanged
+    dup = LinearFit()
+    dup.add(np.column_stack([A, A[:, :1]]).astype(np.float32), Y)
+    r2d, adjd, rankd = dup.adjusted_r2()
+    assert rankd == p
+    np.testing.assert_allclose(adjd, adj, atol=1e-7)
+    few = LinearFit()
+    few.add(A[:10], Y[:10])
+    with pytest.raises(ValueError, match="more profiles"):
+        few.adjusted_r2()
+
+
+def test_hidden_layer_explains_what_the_network_outputs(tmp_path):
+    """Targets that are the network's own outputs are linear in its hidden activations: adjusted R^2 1 there, less on landmarks."""
+    from dgex.dgex_model import predict
+
+    rng = np.random.default_rng(3)
+    models = [build_model(12, 4, Architecture(1, 10, 0.0), seed=s) for s in (0, 1)]
+    for m in models:
+        W1, b1 = m.get_layer("h1").get_weights()
+        m.get_layer("h1").set_weights([W1 * 4.0, b1 + 0.3])  # saturate tanh: clearly nonlinear in the landmarks
+        W2, b2 = m.get_layer("targets").get_weights()
+        m.get_layer("targets").set_weights([rng.normal(0, 1, W2.shape).astype(np.float32), b2])
+    X = rng.normal(0, 1, (600, 12)).astype(np.float32)
+    cols = [np.array([0, 2, 4, 6]), np.array([1, 3, 5, 7])]
+    Y = np.empty((600, 8), np.float32)
+    for m, c in zip(models, cols):
+        Y[:, c] = predict(m, X)
+    df = linear_fits(models, X, Y, cols, batch=128)
+    assert df["part"].tolist() == [0, 1] * 4
+    assert (df["adj_r2_hidden"] > 0.999).all()
+    assert (df["adj_r2_landmarks"] < 0.99).all() and df["hidden_better"].all()
+    plot_linear_fits(df, tmp_path / "f.png", None, "test")
+    assert (tmp_path / "f.png").stat().st_size > 1000
+
+
+def test_workflow_interpretation_outputs(tiny_run):
+    """The default target of the tiny run includes the interpretation of its 1-hidden-layer networks."""
+    R = tiny_run / "results" / "tiny"
+    fits = pd.read_csv(R / "interpretation" / "h1x16_d10" / "linear_fits.tsv", sep="\t")
+    assert len(fits) == 60 and fits["gene"].is_unique
+    assert set(fits["part"]) == {0, 1} and (fits["adj_r2_hidden"] <= 1).all() and (fits["adj_r2_landmarks"] <= 1).all()
+    summary = json.loads((R / "interpretation" / "h1x16_d10" / "linear_fits.json").read_text())
+    assert summary["share_hidden_better"] == pytest.approx(fits["hidden_better"].mean())
+    assert summary["training_profiles"] == 240
+    for part in (0, 1):
+        d = R / "interpretation" / "h1x16_d10" / f"part{part}"
+        edges = pd.read_csv(d / "major_weights.tsv", sep="\t")
+        s = json.loads((d / "major_weights.json").read_text())
+        assert list(edges.columns) == ["layer", "source", "target", "source_name", "weight", "sd"]
+        assert s["major_hidden_output"] == (edges["layer"] == "hidden_output").sum() and s["hidden_units"] == 16
+        assert (R / "figures" / f"major_weights_h1x16_d10_part{part}.png").exists()
+    assert (R / "figures" / "linear_fits_h1x16_d10.svg").exists()

@@ -1,0 +1,128 @@
+"""Editing the config regenerates exactly what the edit affects, judged from Snakemake's own dry-run and --list-changes."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import run_snakemake
+from report_run import RUN, report_run, snakemake_on_targets
+
+pytestmark = pytest.mark.slow
+
+FIGURE_RULES = {"plot_error_vs_architecture", "plot_error_density", "plot_per_gene_scatter", "plot_error_per_epoch"}
+TABLE_RULES = {"make_summary_table", "make_dropout_table", "make_improvement_table", "make_pearson_table"}
+# rules that make data, models, predictions and evaluations: a figure or table setting must never rerun them
+UPSTREAM_RULES = {"generate_demo_data", "build_gene_matrix", "deduplicate_geo", "assign_splits", "build_quantile_reference",
+                  "quantile_normalize", "standardize", "write_split", "partition_targets", "train_dgex",
+                  "join_dgex_predictions", "fit_linear_regression", "fit_lasso_regression", "fit_ridge_regression",
+                  "fit_knn_ge", "evaluate_predictions"}
+JOB_RE = re.compile(r"^(?:local)?rule (\w+):\n((?:[ \t]+.*\n)*)", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    return report_run(tmp_path_factory)
+
+
+def copy_run(src: Path, dst: Path) -> Path:
+    """A copy of a finished run (files, mtimes and Snakemake's metadata) to edit without touching the original."""
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
+
+
+def edit_config(workdir: Path, section: str, key: str, value) -> None:
+    """Set config[section][key] = value in the working directory's config.yaml."""
+    path = workdir / "config.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    cfg.setdefault(section, {})[key] = value
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def planned_jobs(workdir: Path) -> list[tuple[str, list[str]]]:
+    """(rule, outputs) of every job a dry run would execute, from Snakemake's own dry-run listing."""
+    proc = snakemake_on_targets(workdir, "--dry-run")
+    text = proc.stdout + "\n" + proc.stderr
+    jobs = []
+    for rule, body in JOB_RE.findall(text):
+        if rule == "all":
+            continue
+        out = re.search(r"^\s+output: (.*)$", body, re.MULTILINE)
+        jobs.append((rule, out.group(1).split(", ") if out else []))
+    if not jobs:
+        assert "Nothing to be done" in text, f"could not read the dry run:\n{text[-3000:]}"
+    return jobs
+
+
+def params_changes(workdir: Path) -> list[str]:
+    """Output files whose params changed since they were made, from `snakemake --list-changes params`."""
+    proc = snakemake_on_targets(workdir, "--list-changes", "params")
+    return [line.strip() for line in proc.stdout.splitlines() if line.strip().startswith("results/")]
+
+
+def test_finished_run_needs_nothing(run_dir, tmp_path):
+    work = copy_run(run_dir, tmp_path / "copy")
+    assert planned_jobs(work) == []
+    assert params_changes(work) == []
+
+
+def test_figure_setting_reruns_only_figure_rules(run_dir, tmp_path):
+    work = copy_run(run_dir, tmp_path / "copy")
+    edit_config(work, "figures", "dpi", 72)
+    jobs = planned_jobs(work)
+    rules = {r for r, _ in jobs}
+    assert FIGURE_RULES <= rules, f"figure rules missing from the rerun: {FIGURE_RULES - rules}"
+    assert not rules & UPSTREAM_RULES and not rules & TABLE_RULES, f"a figure setting reruns {sorted(rules)}"
+    for rule, outputs in jobs:
+        assert any(f"{RUN}/figures/" in o for o in outputs), f"{rule} reruns but makes no figure: {outputs}"
+    changed = params_changes(work)
+    assert changed and all(c.startswith(f"{RUN}/figures/") for c in changed), changed
+    assert {f"{RUN}/figures/{f}_{s}.png" for f in ("architecture", "error_density", "scatter", "epochs")
+            for s in ("geo_te", "gtex_te")} <= set(changed)
+
+
+def test_table_setting_reruns_only_table_rules(run_dir, tmp_path):
+    work = copy_run(run_dir, tmp_path / "copy")
+    edit_config(work, "tables", "decimals", 2)
+    jobs = planned_jobs(work)
+    assert {r for r, _ in jobs} == TABLE_RULES
+    assert len(jobs) == 2 + 4 + 1 + 1  # Tables 1/2, four supplementary tables, improvement, Pearson
+    changed = params_changes(work)
+    assert changed and all(c.startswith(f"{RUN}/tables/") for c in changed), changed
+
+
+def test_model_setting_reruns_training(run_dir, tmp_path):
+    work = copy_run(run_dir, tmp_path / "copy")
+    cfg = yaml.safe_load((work / "config.yaml").read_text())
+    edit_config(work, "dgex", "epochs", cfg["dgex"]["epochs"] + 1)
+    rules = {r for r, _ in planned_jobs(work)}
+    assert {"train_dgex", "join_dgex_predictions", "evaluate_predictions"} <= rules
+    assert FIGURE_RULES | TABLE_RULES <= rules
+    # preprocessing and the baselines are not touched by a D-GEX setting
+    assert not rules & {"generate_demo_data", "build_gene_matrix", "deduplicate_geo", "quantile_normalize", "standardize",
+                        "write_split", "fit_linear_regression"}
+    assert any("/models/dgex/" in c for c in params_changes(work))
+
+
+def test_figure_edit_regenerates_figures_and_reverting_restores_the_bytes(run_dir, tmp_path):
+    work = copy_run(run_dir, tmp_path / "copy")
+    figs = work / RUN / "figures"
+    before = {p.name: p.read_bytes() for p in figs.glob("*") if p.suffix in (".png", ".svg")}
+    mtimes = {p: p.stat().st_mtime_ns for p in (work / RUN).rglob("*") if p.is_file() and "/figures/" not in str(p)
+              and "/logs/" not in str(p) and "/benchmarks/" not in str(p)}
+    edit_config(work, "figures", "colormap", "plasma")
+    proc = snakemake_on_targets(work)
+    ran = set(re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, re.MULTILINE)) - {"all"}
+    assert ran == {"plot_error_vs_architecture", "plot_error_per_epoch"}
+    for name in ("architecture_geo_te.png", "epochs_gtex_te.svg"):
+        assert (figs / name).read_bytes() != before[name], f"{name} did not change with the colormap"
+    assert (figs / "scatter_geo_te.png").read_bytes() == before["scatter_geo_te.png"]
+    touched = [str(p) for p, t in mtimes.items() if p.stat().st_mtime_ns != t and not p.name.endswith(".prov.json")]
+    assert not touched, f"a figure edit rewrote {touched}"
+    # back to the original setting: the same bytes as the first run (no dates, fixed SVG ids)
+    edit_config(work, "figures", "colormap", "viridis")
+    run_snakemake(work, f"{RUN}/figures/architecture_geo_te.png", f"{RUN}/figures/epochs_gtex_te.png")
+    for name in ("architecture_geo_te.png", "architecture_geo_te.svg", "epochs_gtex_te.png", "epochs_gtex_te.svg"):
+        assert (figs / name).read_bytes() == before[name], f"{name} differs from the first run's"
