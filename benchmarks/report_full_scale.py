@@ -2,16 +2,18 @@
 
 Writes per-gene evaluation tables (evaluation/<method>/<split>.tsv, 31 methods x 4 splits) and training histories
 (27 architectures x 2 parts x 200 epochs) of random but plausible errors into a temporary folder, then times what each
-table and figure rule does after Python has started: read its inputs, compute, render, write. The reference in the same
-run: reading every per-gene table once with pandas (the least any rule that uses them must do).
+table and figure rule does after Python has started: read its inputs, compute, render, write (wall and CPU seconds).
+The reference in the same run: reading every per-gene table once with pandas (the least any rule that uses them must
+do); ratios are of CPU time, which a shared machine disturbs less than wall time.
 
     .venv/bin/python benchmarks/report_full_scale.py            # the paper's size (about a minute)
-    .venv/bin/python benchmarks/report_full_scale.py --genes 2000
+    .venv/bin/python benchmarks/report_full_scale.py --genes 2000 --keep /tmp/report-bench   # and keep the outputs
 """
 from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -66,15 +68,17 @@ def evals(root: Path, split: str) -> list[str]:
 
 
 def timed(label: str, fn, results: list) -> None:
-    t0 = time.perf_counter()
+    """Run fn; record its wall and CPU seconds (CPU time is steadier on a shared machine)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     fn()
-    results.append((label, time.perf_counter() - t0))
+    results.append((label, time.perf_counter() - t0, time.process_time() - c0))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--genes", type=int, default=9520)
     ap.add_argument("--epochs", type=int, default=200)
+    ap.add_argument("--keep", type=Path, help="copy the tables and figures made into this folder, to look at them")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="dgex-report-bench-") as tmp:
         root, out = Path(tmp), Path(tmp) / "out"
@@ -82,9 +86,9 @@ def main() -> None:
         make_inputs(root, args.genes, args.epochs)
         print(f"inputs: {args.genes:,} genes x {len(BASELINES) + len(GRID)} methods x {len(SPLITS)} splits, "
               f"{len(GRID)} x 2 histories of {args.epochs} epochs, written in {time.perf_counter() - t0:.1f} s")
-        res: list[tuple[str, float]] = []
+        res: list[tuple[str, float, float]] = []
         timed("reference: read every per-gene table once", lambda: [pd.read_csv(p, sep="\t") for s in SPLITS for p in evals(root, s)], res)
-        ref = res[0][1]
+        ref = res[0][2]
 
         def summary_tables():
             for s, v in T.VALIDATION_OF.items():
@@ -118,10 +122,12 @@ def main() -> None:
                 if kind == "architecture":
                     f = F.architecture_figure(ov[T.is_dgex(ov["method"])], refs, "Fig. 1", "viridis", sel)
                 elif kind == "density":
-                    f = F.density_figure([(m, test[m]["mae"].to_numpy(), F.method_color(m, {})) for m in ("lr", "knn", sel)], "Fig. 2")
+                    f = F.density_figure([(T.method_label(m), test[m]["mae"].to_numpy(), F.method_color(m, {}))
+                                          for m in ("lr", "knn", sel)], "Fig. 2")
                 elif kind == "scatter":
-                    f = F.scatter_figure(test[sel]["mae"].to_numpy(), sel,
-                                         [(m, test[m]["mae"].to_numpy(), F.method_color(m, {})) for m in ("lr", "knn")], "Fig. 4", 4)
+                    f = F.scatter_figure(test[sel]["mae"].to_numpy(), T.method_label(sel),
+                                         [(T.method_label(m), test[m]["mae"].to_numpy(), F.method_color(m, {})) for m in ("lr", "knn")],
+                                         "Fig. 4", 4)
                 else:
                     sizes = pd.read_csv(root / "targets.tsv", sep="\t")["part"].value_counts().to_dict()
                     a = T.parse_dgex(sel)
@@ -129,7 +135,7 @@ def main() -> None:
                     for d in (0, 10, 25):
                         arch = f"h{a.layers}x{a.units}_d{d:02d}"
                         hs = {p: pd.read_csv(root / "models" / arch / f"part{p}" / "history.tsv", sep="\t") for p in (0, 1)}
-                        curves.append((arch, T.overall_error_per_epoch(hs, sizes, s)))
+                        curves.append((T.method_label(f"dgex_{arch}"), T.overall_error_per_epoch(hs, sizes, s)))
                     f = F.epoch_figure(curves, refs, "Fig. 5", "viridis", "GTEx-te overall error")
                 F.save_figure(f, out / f"{kind}.png", out / f"{kind}.svg", 150)
             return draw
@@ -141,9 +147,11 @@ def main() -> None:
         for kind in ("architecture", "density", "scatter", "epochs"):
             timed(f"figure {kind} (one split, PNG + SVG)", fig(kind), res)
         sizes = {p.name: p.stat().st_size for p in out.iterdir()}
-    print(f"\n| step | seconds | x reference |\n|---|---|---|")
-    for label, s in res:
-        print(f"| {label} | {s:.2f} | {s / ref:.1f} |")
+        if args.keep:
+            shutil.copytree(out, args.keep, dirs_exist_ok=True)
+    print("\n| step | wall s | CPU s | CPU x reference |\n|---|---|---|---|")
+    for label, wall, cpu in res:
+        print(f"| {label} | {wall:.2f} | {cpu:.2f} | {cpu / ref:.1f} |")
     print(f"\npeak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     print("largest outputs: " + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in sorted(sizes.items(), key=lambda kv: -kv[1])[:4]))
 

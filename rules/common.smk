@@ -118,6 +118,11 @@ def rule_params(section):
     return config[section]
 
 
+def rule_settings(section, *keys):
+    """The named settings of a config section, as a rule's params (an edit of another setting reruns nothing)."""
+    return {k: config[section][k] for k in keys}
+
+
 def genes_input(wildcards):
     """Raw inputs of the gene-matrix rule for one dataset."""
     return {"data": raw_path(wildcards.dataset), "map_lm": raw_path("map_lm"), "map_tg": raw_path("map_tg")}

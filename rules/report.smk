@@ -1,6 +1,6 @@
 # The paper's tables and figures from the pipeline's own outputs, grouped by category for `snakemake --report`.
-# Tables and figures read the per-gene evaluations (and training histories) directly, never each other, so a table
-# setting reruns only table rules and a figure setting only figure rules.
+# Tables and figures read the per-gene evaluations (and training histories) directly, never each other, and each rule
+# gets only the settings it uses: a table setting reruns only table rules, a figure setting only the figures it changes.
 
 
 rule make_summary_table:
@@ -17,7 +17,7 @@ rule make_summary_table:
         ),
         provenance=f"{RESULTS}/tables/summary_{{split}}.tsv.prov.json",
     params:
-        tables=rule_params("tables"),
+        tables=rule_settings("tables", "decimals", "percent_decimals", "dropout"),
     log:
         f"{LOGS}/make_summary_table/{{split}}.log",
     benchmark:
@@ -42,7 +42,7 @@ rule make_dropout_table:
         ),
         provenance=f"{RESULTS}/tables/dropout_{{split}}.tsv.prov.json",
     params:
-        tables=rule_params("tables"),
+        tables=rule_settings("tables", "decimals"),
     log:
         f"{LOGS}/make_dropout_table/{{split}}.log",
     benchmark:
@@ -67,7 +67,7 @@ rule make_improvement_table:
         ),
         provenance=f"{RESULTS}/tables/improvement.tsv.prov.json",
     params:
-        tables=rule_params("tables"),
+        tables=rule_settings("tables", "decimals", "percent_decimals"),
         test_splits=test_splits(),
     log:
         f"{LOGS}/make_improvement_table.log",
@@ -93,7 +93,7 @@ rule make_pearson_table:
         ),
         provenance=f"{RESULTS}/tables/pearson.tsv.prov.json",
     params:
-        tables=rule_params("tables"),
+        tables=rule_settings("tables", "decimals"),
         test_splits=test_splits(),
     log:
         f"{LOGS}/make_pearson_table.log",
@@ -118,7 +118,7 @@ rule plot_error_vs_architecture:
         svg=f"{RESULTS}/figures/architecture_{{split}}.svg",
         provenance=f"{RESULTS}/figures/architecture_{{split}}.png.prov.json",
     params:
-        figures=rule_params("figures"),
+        figures=rule_settings("figures", "dpi", "colors", "colormap", "architectures", "reference_lines"),
     log:
         f"{LOGS}/plot_error_vs_architecture/{{split}}.log",
     benchmark:
@@ -142,7 +142,7 @@ rule plot_error_density:
         svg=f"{RESULTS}/figures/error_density_{{split}}.svg",
         provenance=f"{RESULTS}/figures/error_density_{{split}}.png.prov.json",
     params:
-        figures=rule_params("figures"),
+        figures=rule_settings("figures", "dpi", "colors", "compare_with"),
     log:
         f"{LOGS}/plot_error_density/{{split}}.log",
     benchmark:
@@ -166,7 +166,7 @@ rule plot_per_gene_scatter:
         svg=f"{RESULTS}/figures/scatter_{{split}}.svg",
         provenance=f"{RESULTS}/figures/scatter_{{split}}.png.prov.json",
     params:
-        figures=rule_params("figures"),
+        figures=rule_settings("figures", "dpi", "colors", "point_size", "compare_with"),
     log:
         f"{LOGS}/plot_per_gene_scatter/{{split}}.log",
     benchmark:
@@ -190,7 +190,7 @@ rule plot_error_per_epoch:
         svg=f"{RESULTS}/figures/epochs_{{split}}.svg",
         provenance=f"{RESULTS}/figures/epochs_{{split}}.png.prov.json",
     params:
-        figures=rule_params("figures"),
+        figures=rule_settings("figures", "dpi", "colors", "colormap", "reference_lines"),
     log:
         f"{LOGS}/plot_error_per_epoch/{{split}}.log",
     benchmark:

@@ -1,12 +1,10 @@
 """Bad input stops a stage with an error naming the file and the problem, and leaves no output under a final name."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import h5py
 import numpy as np
-import pandas as pd
 import pytest
 
 from conftest import run_snakemake, write_config

@@ -3,13 +3,12 @@ code's loops, per-gene statistics, gene matrices (real maps and the real GPL96 c
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import rankdata
 
 from conftest import shared_file
-from dgex.dedup import (GctxSource, close_pairs, deduplicate, keep_from_pairs)
+from dgex.dedup import GctxSource, close_pairs, deduplicate, keep_from_pairs
 from dgex.genes import microarray_genes, rnaseq_genes, select_targets, strip_version
 from dgex.io import Gct, GeneMap, InputError, iter_gctx_profiles, read_gct, read_gctx_ids, read_gene_map, write_gct
 from dgex.matrix import Matrix, save_matrix

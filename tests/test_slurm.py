@@ -56,6 +56,12 @@ def slurm_jobs(run_uuid: str) -> dict[str, dict[str, str]]:
     return {r["id"]: r for r in rows}
 
 
+def recorded_daemons(state: Path) -> list[tuple[str, int]]:
+    """(program, pid) of each daemon tests/slurm/setup.sh started, from its record in the state folder."""
+    pids = state / "pids"
+    return [(n, int(p)) for n, p in (ln.split() for ln in pids.read_text().splitlines() if ln.strip())] if pids.exists() else []
+
+
 @pytest.fixture(scope="module")
 def slurm_cluster(tmp_path_factory):
     """A running single-node SLURM; its daemons are stopped by their pids afterwards, whatever happens."""
@@ -68,14 +74,14 @@ def slurm_cluster(tmp_path_factory):
         try:
             proc = subprocess.run(["bash", str(SLURM_DIR / "setup.sh"), str(state)], capture_output=True, text=True,
                                   stdin=subprocess.DEVNULL, timeout=900)
-            pids = state / "pids"
-            started = [(n, int(p)) for n, p in (ln.split() for ln in pids.read_text().splitlines())] if pids.exists() else []
+            started = recorded_daemons(state)
             if proc.returncode == 77:
                 pytest.skip(proc.stderr.strip().splitlines()[-1])
             assert proc.returncode == 0, f"tests/slurm/setup.sh failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
             assert {n for n, _ in started} == {"munged", "slurmctld", "slurmd"}, f"setup.sh recorded {started}"
             yield state
         finally:
+            started = started or recorded_daemons(state)  # also after a setup that timed out
             down = subprocess.run(["bash", str(SLURM_DIR / "teardown.sh"), str(state)], capture_output=True, text=True,
                                   stdin=subprocess.DEVNULL, timeout=300)
             left = [(n, p) for n, p in started if alive(p, n)]
@@ -223,8 +229,8 @@ def test_training_estimates_grow_with_architecture_and_data(tiny_run, tmp_path):
         runtime = max(int(re.search(r"\bruntime=(\d+)", r).group(1)) for r in res)
         return mem, runtime
 
-    small = asked({"units": [16], "epochs": 3})
-    wide = asked({"units": [20000], "epochs": 3})
-    long = asked({"units": [20000], "epochs": 3000})
-    assert wide[0] > small[0] and wide[1] >= small[1]
-    assert long[0] == wide[0] and long[1] > wide[1]
+    small = asked({"layers": [1], "units": [16], "epochs": 3})
+    big = asked({"layers": [3], "units": [20000], "epochs": 3})  # 8e8 parameters: 22 GB of model state
+    long = asked({"layers": [3], "units": [20000], "epochs": 3000})
+    assert big[0] > small[0] + 20000 and big[1] >= small[1]
+    assert long[0] == big[0] and long[1] > big[1]

@@ -67,7 +67,7 @@ def test_tiny_run_outputs(tiny_run):
             np.testing.assert_allclose(per_gene["mae"], np.abs(pred.values - truth.Y).mean(axis=0), rtol=1e-5)
             assert per_gene["mae"].mean() < trivial.mean(), (method, split)
     table = pd.read_csv(R / "tables" / "summary_geo_te.tsv", sep="\t")
-    assert set(table["method"]) == {"lr", "dgex_h1x16_d10"}
+    assert {"lr", "dgex_h1x16_d10"} <= set(table["method"])
     assert (R / "tables" / "summary_geo_te.md").read_text().startswith("# ")
     for split in ["geo_te", "gtex_te"]:
         png = (R / "figures" / f"scatter_{split}.png").read_bytes()

@@ -175,7 +175,7 @@ def epoch_figure(curves: list[tuple[str, pd.DataFrame]], references: list[Refere
     ax.set_ylabel(f"{ylabel}\n(mean per-gene {MAE_UNIT})")
     ax.set_title(title, fontsize=10)
     ax.grid(color="0.92")
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.legend(loc="best", fontsize=8, framealpha=0.85)
     fig.tight_layout()
     return fig
 
