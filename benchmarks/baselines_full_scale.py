@@ -6,7 +6,7 @@ covers what the workflow's rule does after loading: the fit, and for LR-L1 / LR-
 both validation sets (8,880 GEO-va and 462 1000G-va profiles). The reference in the same run: scikit-learn's
 LinearRegression on the same arrays (LR's predictions are compared with it), and one float32 X'Y product.
 
-    .venv/bin/python benchmarks/baselines_full_scale.py                      # everything (about an hour, 14 GB)
+    flock /tmp/dgex-heavy.lock .venv/bin/python benchmarks/baselines_full_scale.py   # everything (~6 min on 2 idle cores, 14 GB)
     .venv/bin/python benchmarks/baselines_full_scale.py --methods lr,lr_l1   # a subset
     .venv/bin/python benchmarks/baselines_full_scale.py --targets 1000       # smaller, to try things
 """

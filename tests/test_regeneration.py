@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_snakemake
-from report_run import RUN, report_run, snakemake_on_targets
+from conftest import run_snakemake, write_config
+from report_run import RUN, grid_config, report_run, snakemake_on_targets
 
 pytestmark = pytest.mark.slow
 
@@ -41,9 +41,9 @@ def edit_config(workdir: Path, section: str, key: str, value) -> None:
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
 
-def planned_jobs(workdir: Path) -> list[tuple[str, list[str]]]:
+def planned_jobs(workdir: Path, default_target: bool = False) -> list[tuple[str, list[str]]]:
     """(rule, outputs) of every job a dry run would execute, from Snakemake's own dry-run listing."""
-    proc = snakemake_on_targets(workdir, "--dry-run")
+    proc = run_snakemake(workdir, "--dry-run") if default_target else snakemake_on_targets(workdir, "--dry-run")
     text = proc.stdout + "\n" + proc.stderr
     jobs = []
     for rule, body in JOB_RE.findall(text):
@@ -139,3 +139,12 @@ def test_figure_edit_regenerates_figures_and_reverting_restores_the_bytes(run_di
     run_snakemake(work, f"{RUN}/figures/architecture_geo_te.png", f"{RUN}/figures/epochs_gtex_te.png")
     for name in ("architecture_geo_te.png", "architecture_geo_te.svg", "epochs_gtex_te.png", "epochs_gtex_te.svg"):
         assert (figs / name).read_bytes() == before[name], f"{name} differs from the first run's"
+
+
+def test_geo_only_run_plans_geo_tables_and_figures(tmp_path):
+    write_config(tmp_path, grid_config() | {"data": {"rnaseq": False}})
+    outputs = {o for _, outs in planned_jobs(tmp_path, default_target=True) for o in outs}
+    made = {o for o in outputs if o.startswith((f"{RUN}/tables/", f"{RUN}/figures/"))}
+    assert {f"{RUN}/tables/summary_geo_te.html", f"{RUN}/tables/dropout_geo_va.html", f"{RUN}/tables/improvement.html",
+            f"{RUN}/figures/epochs_geo_te.png", f"{RUN}/figures/scatter_geo_te.svg"} <= made
+    assert not [o for o in made if "gtex" in o or "g1000" in o]
