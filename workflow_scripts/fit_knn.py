@@ -5,7 +5,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from dgex import rulekit
-from dgex.baselines import (KnnModel, check_grid, check_same_genes, knn_neighbors, landmarks_and_targets, select_knn,
+from dgex.baselines import (load_selection_splits, KnnModel, check_grid, knn_neighbors, landmarks_and_targets, select_knn,
                             selection_record)
 from dgex.io import InputError, write_text, write_tsv
 from dgex.matrix import Matrix, load_matrix, save_matrix
@@ -27,12 +27,9 @@ def main(smk, log):
             neighbors = knn_neighbors(*landmarks_and_targets(train), int(ks[-1]))
         except ValueError as exc:
             raise InputError(f"{smk.input.train}: {exc}") from exc
-        splits = {s: load_matrix(smk.input[s]) for s in selection}
-        for s, m in splits.items():
-            check_same_genes(train, m, smk.input[s])
+        splits, validation = load_selection_splits(train, smk.input, selection)
         genes = train.targets
         del train
-        validation = {s: landmarks_and_targets(splits[s]) for s in dict.fromkeys(selection.values())}
         curve, best = select_knn(neighbors, ks, validation)
         log.info("validation curve:\n%s", curve.to_string(index=False))
         write_tsv(smk.output.curve, curve, float_format="%.8g")

@@ -5,7 +5,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from dgex import rulekit
-from dgex.baselines import (check_grid, check_same_genes, landmarks_and_targets, lasso_path, ridge_path, select_linear,
+from dgex.baselines import (load_selection_splits, check_grid, landmarks_and_targets, lasso_path, ridge_path, select_linear,
                             selection_record, training_products)
 from dgex.io import InputError, write_text, write_tsv
 from dgex.matrix import Matrix, load_matrix, save_matrix
@@ -22,12 +22,9 @@ def main(smk, log):
             P = training_products(*landmarks_and_targets(train), with_yy=l1)
         except ValueError as exc:
             raise InputError(f"{smk.input.train}: {exc}") from exc
-        splits = {s: load_matrix(smk.input[s]) for s in selection}
-        for s, m in splits.items():
-            check_same_genes(train, m, smk.input[s])
+        splits, validation = load_selection_splits(train, smk.input, selection)
         genes = train.targets
         del train
-        validation = {s: landmarks_and_targets(splits[s]) for s in dict.fromkeys(selection.values())}
         if l1:
             path = lasso_path(P, lambdas, tol=smk.params.tol, max_sweeps=smk.params.max_sweeps, log=log)
         else:

@@ -474,3 +474,14 @@ def selection_record(method: str, hyperparameter: str, curve: pd.DataFrame, chos
             log.warning("%s: %s=%s chosen on %s is at the edge of the grid %s; consider extending the grid",
                         method, hyperparameter, value, split, grid)
     return record
+
+
+def load_selection_splits(train, paths, selection: dict) -> tuple[dict, dict]:
+    """The evaluation splits of a tuned baseline (checked against the training genes) and its validation (X, Y) pairs."""
+    from .matrix import load_matrix
+
+    splits = {s: load_matrix(paths[s]) for s in selection}
+    for s, m in splits.items():
+        check_same_genes(train, m, paths[s])
+    validation = {s: landmarks_and_targets(splits[s]) for s in dict.fromkeys(selection.values())}
+    return splits, validation
