@@ -158,7 +158,15 @@ def interrupt(workdir: Path, sig: signal.Signals, stage: str, ready, busy=bool, 
                 raise AssertionError(f"no {stage} fault point within {timeout} s:\n{log.read_text()[-3000:]}")
             time.sleep(0.02)
         os.killpg(proc.pid, sig)
-        proc.wait(timeout=120)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            # Seen once under heavy load: Snakemake's main process outlived SIGTERM to its group; a user then
+            # kills it, and that must lose nothing either (the checks below run the same way).
+            with open(log, "a") as fh:
+                fh.write("\n[test] snakemake still alive 120 s after the signal; escalated to SIGKILL\n")
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
