@@ -5,7 +5,6 @@ name only when complete and verified: no partial file ever carries the final nam
 """
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import logging
@@ -19,6 +18,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
+
+from .provenance import sha256_file
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -39,15 +40,6 @@ class Source:
     url: str
     filename: str
     sha256: str | None = None
-
-
-def sha256_file(path: str | os.PathLike, bufsize: int = CHUNK * 4) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(bufsize):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class Progress:
