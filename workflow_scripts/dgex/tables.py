@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .io import InputError
+from .io import InputError, write_text, write_tsv
 
 BASELINE_LABELS = {"lr": "LR", "lr_l1": "LR-L1", "lr_l2": "LR-L2", "knn": "KNN-GE"}
 SPLIT_LABELS = {"geo_va": "GEO-va", "geo_te": "GEO-te", "g1000_va": "1000G-va", "gtex_te": "GTEx-te"}
@@ -424,3 +424,13 @@ def pearson_document(df: pd.DataFrame, decimals: int) -> Document:
                        "test profiles, mean ± sd and median over genes (higher is better; genes with constant inferred or "
                        "measured expression are left out). Bold: best per column."]
     return Document("Per-gene Pearson correlation and MAE on the test sets", notes, blocks)
+
+
+def write_table(output, df: pd.DataFrame, doc, log) -> str:
+    """Write a table rule's outputs (TSV of `df`, Markdown and HTML of `doc`) and log the Markdown."""
+    md = to_markdown(doc)
+    write_tsv(output.tsv, df, float_format="%.8g")
+    write_text(output.md, md)
+    write_text(output.html, to_html(doc))
+    log.info("\n%s", md)
+    return md
