@@ -153,17 +153,30 @@ def test_training_learns_tracks_best_models_and_writes_history(tmp_path):
         assert mae == pytest.approx(best[f"{split}_mae"], rel=1e-5)
 
 
-def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
-    a = trainer(tmp_path / "a", epochs=2)
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["default", "xla"])
+def test_same_seed_same_weights_other_seed_other_weights(tmp_path, jit_compile):
+    a = trainer(tmp_path / "a", epochs=2, jit_compile=jit_compile)
     a.fit(tmp_path / "a.tsv")
-    b = trainer(tmp_path / "b", epochs=2)
+    b = trainer(tmp_path / "b", epochs=2, jit_compile=jit_compile)
     b.fit(tmp_path / "b.tsv")
-    c = trainer(tmp_path / "c", epochs=2, seed=6)
+    c = trainer(tmp_path / "c", epochs=2, seed=6, jit_compile=jit_compile)
     c.fit(tmp_path / "c.tsv")
     for wa, wb in zip(a.weights(), b.weights()):
         assert np.array_equal(wa, wb)
     assert not np.array_equal(a.weights()[0], c.weights()[0])
     assert (tmp_path / "a.tsv").read_bytes() == (tmp_path / "b.tsv").read_bytes()
+
+
+def test_xla_trains_the_same_method(tmp_path):
+    """Without dropout XLA changes rounding only (with dropout its stateless generator also draws other masks)."""
+    plain = trainer(tmp_path / "plain", arch=Architecture(2, 16, 0.0), epochs=2)
+    plain.fit(tmp_path / "plain.tsv")
+    xla = trainer(tmp_path / "xla", arch=Architecture(2, 16, 0.0), epochs=2, jit_compile=True)
+    xla.fit(tmp_path / "xla.tsv")
+    for wp, wx in zip(plain.weights(), xla.weights()):
+        assert np.allclose(wp, wx, rtol=1e-3, atol=1e-5)
+    for hp, hx in zip(plain.state.history, xla.state.history):
+        assert hx["geo_va_mae"] == pytest.approx(hp["geo_va_mae"], rel=1e-4)
 
 
 def test_mixed_bfloat16_trains(tmp_path):
@@ -238,6 +251,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
 def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
     trainer(tmp_path, epochs=2).fit(tmp_path / "h.tsv")
     assert trainer(tmp_path, epochs=2, learning_rate=0.02).try_resume() is False
+    assert trainer(tmp_path, epochs=2, jit_compile=True).try_resume() is False  # XLA rounds differently
     t = trainer(tmp_path, epochs=3)
     assert t.try_resume() and t.state.epoch == 2  # a longer run continues a shorter one
     assert trainer(tmp_path, epochs=1).try_resume() is False  # but a checkpoint past the end is not used

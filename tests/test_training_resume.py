@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import REPO
 
@@ -24,12 +25,13 @@ tf.config.experimental.enable_op_determinism()
 from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings, write_npz
 
 logging.basicConfig(level=logging.INFO)
-out, epochs, pause = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+out, epochs, pause, jit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "xla"
 rng = np.random.default_rng(0)
 X = rng.standard_normal((1100, 16)).astype(np.float32)
 Y = np.tanh(X @ rng.standard_normal((16, 24)) / 3).astype(np.float32)
 ev = [EvalSet("geo_va", X[:150], Y[:150]), EvalSet("g1000_va", X[150:250], Y[150:250])]
-t = Trainer(Architecture(2, 32, 0.1), TrainSettings(epochs=epochs, learning_rate=0.01, monitor_size=200, seed=3), X, Y, ev,
+t = Trainer(Architecture(2, 32, 0.1), TrainSettings(epochs=epochs, learning_rate=0.01, monitor_size=200, seed=3,
+                                                   jit_compile=jit), X, Y, ev,
             {"geo": "geo_va", "rnaseq": "g1000_va"}, out + "/ckpt")
 t.fit(out + "/history.tsv", on_epoch=lambda row: time.sleep(pause))  # the pause only widens the window for the kill
 arrays = {f"w{i}": w for i, w in enumerate(t.weights())}
@@ -38,9 +40,9 @@ write_npz(out + "/final.npz", arrays)
 """
 
 
-def start(out: Path, pause: float) -> subprocess.Popen:
+def start(out: Path, pause: float, variant: str) -> subprocess.Popen:
     out.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([sys.executable, "-c", TRAIN, str(out), str(EPOCHS), str(pause)], cwd=REPO,
+    return subprocess.Popen([sys.executable, "-c", TRAIN, str(out), str(EPOCHS), str(pause), variant], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -52,10 +54,11 @@ def checkpoint_epoch(out: Path) -> int:
         return json.loads(z["state_json"].tobytes())["epoch"]
 
 
-def test_killed_training_resumes_to_the_same_bits(tmp_path):
+@pytest.mark.parametrize("variant", ["default", "xla"])
+def test_killed_training_resumes_to_the_same_bits(tmp_path, variant):
     ref, killed = tmp_path / "reference", tmp_path / "killed"
-    ref_proc = start(ref, 0.0)
-    proc = start(killed, 0.5)
+    ref_proc = start(ref, 0.0, variant)
+    proc = start(killed, 0.5, variant)
     deadline = time.time() + 300
     while checkpoint_epoch(killed) < 3 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
@@ -65,7 +68,7 @@ def test_killed_training_resumes_to_the_same_bits(tmp_path):
     assert 3 <= at_kill < EPOCHS, f"kill came at epoch {at_kill}:\n{proc.stdout.read()[-3000:]}"
     assert proc.returncode == -signal.SIGKILL and not (killed / "final.npz").exists()
 
-    resumed = start(killed, 0.0)
+    resumed = start(killed, 0.0, variant)
     log = resumed.communicate(timeout=600)[0]
     assert resumed.returncode == 0, log[-3000:]
     assert f"after epoch {at_kill}" in log and "resumed from checkpoint" in log
