@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
@@ -34,33 +35,36 @@ def cpu_model() -> str:
     return f"{name} ({widest})"
 
 
-def numpy_rate(sizes: list[int], batch: int, repeats: int = 3) -> float:
-    """FLOP/s of NumPy float32 products at one training step's shapes (best of `repeats`)."""
+def step_operands(sizes: list[int], batch: int) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], float]:
+    """Random float32 (X, W, D) per layer at one training step's shapes, and the FLOPs of their three products."""
     rng = np.random.default_rng(0)
-    mats = []
-    for k, n in zip(sizes[:-1], sizes[1:]):
-        mats.append((rng.standard_normal((batch, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32),
-                     rng.standard_normal((batch, n), dtype=np.float32)))
-    flops = sum(3 * 2 * batch * W.shape[0] * W.shape[1] for _, W, _ in mats)
+    mats = [tuple(rng.standard_normal(shape, dtype=np.float32) for shape in ((batch, k), (k, n), (batch, n)))
+            for k, n in zip(sizes[:-1], sizes[1:])]
+    return mats, float(sum(3 * 2 * batch * k * n for k, n in zip(sizes[:-1], sizes[1:])))
+
+
+def best_seconds(call: Callable[[], object], repeats: int) -> float:
+    """The shortest wall time of `repeats` calls."""
     best = np.inf
     for _ in range(repeats):
         t = time.perf_counter()
-        for X, W, D in mats:
-            X @ W
-            X.T @ D
-            D @ W.T
+        call()
         best = min(best, time.perf_counter() - t)
-    return flops / best
+    return best
+
+
+def numpy_rate(sizes: list[int], batch: int, repeats: int = 3) -> float:
+    """FLOP/s of NumPy float32 products at one training step's shapes (best of `repeats`)."""
+    mats, flops = step_operands(sizes, batch)
+    return flops / best_seconds(lambda: [(X @ W, X.T @ D, D @ W.T) for X, W, D in mats], repeats)
 
 
 def tf_matmul_rate(sizes: list[int], batch: int, repeats: int = 3) -> float:
     """FLOP/s of TensorFlow's own float32 MatMul (oneDNN) at the same products, in one compiled call (best of `repeats`)."""
     import tensorflow as tf
 
-    rng = np.random.default_rng(0)
-    mats = [tuple(tf.constant(rng.standard_normal(shape, dtype=np.float32)) for shape in ((batch, k), (k, n), (batch, n)))
-            for k, n in zip(sizes[:-1], sizes[1:])]
-    flops = sum(3 * 2 * batch * int(W.shape[0]) * int(W.shape[1]) for _, W, _ in mats)
+    arrays, flops = step_operands(sizes, batch)
+    mats = [tuple(tf.constant(a) for a in triple) for triple in arrays]
 
     @tf.function
     def products():
@@ -69,12 +73,7 @@ def tf_matmul_rate(sizes: list[int], batch: int, repeats: int = 3) -> float:
                          + tf.reduce_sum(tf.matmul(D, W, transpose_b=True)) for X, W, D in mats])
 
     products().numpy()  # trace and warm up
-    best = np.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        products().numpy()
-        best = min(best, time.perf_counter() - t)
-    return flops / best
+    return flops / best_seconds(lambda: products().numpy(), repeats)
 
 
 def trainer_rate(arch_name: str, n_in: int, n_out: int, steps: int, batch: int, jit: bool) -> tuple[float, float]:
