@@ -14,7 +14,7 @@ import yaml
 
 from conftest import REPO, run_snakemake, write_config
 from dgex.provenance import sha256_file, write_provenance
-from dgex.verify import infer_workdir, main, verify
+from dgex.verify import NotARunFolder, infer_workdir, main, verify
 
 RUN = "results/tiny"
 
@@ -132,6 +132,29 @@ def test_synthetic_records(tmp_path, monkeypatch):
     out2.write_text("# y\n")
     assert verify(root).as_paths()["mismatch"] == ["results/r/a/out.md"]
     assert main([str(root), "--quiet"]) == 1
+
+
+def test_folder_of_runs_verifies_each_run(run_copy, monkeypatch):
+    """`python -m dgex.verify results` (the parent) checks every run in it, instead of calling its logs orphans."""
+    monkeypatch.chdir(run_copy)
+    other = run_copy / "results" / "other"  # a second, one-rule run beside results/tiny
+    (other / "logs").mkdir(parents=True)
+    (other / "logs" / "make_x.log").write_text("done\n")
+    (other / "x.tsv").write_text("x\t1\n")
+    write_provenance("results/other/x.tsv.prov.json", "make_x", [], ["results/other/x.tsv", "results/other/x.tsv.prov.json"],
+                     {}, 0.0)
+    with pytest.raises(NotARunFolder, match="results: not a run folder but a folder holding 2 run"):
+        verify(run_copy / "results")
+    proc = cli("results", cwd=run_copy)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "verifying the 2 run folder(s) in it: results/other, results/tiny" in proc.stdout
+    assert "2 of 2 runs passed -> PASSED" in proc.stdout and "ORPHAN" not in proc.stdout
+    (other / "x.tsv").write_text("x\t2\n")
+    proc = cli("results", "--json", "report.json", cwd=run_copy)
+    assert proc.returncode == 1 and "MISMATCH results/other/x.tsv: sha256" in proc.stdout, proc.stdout
+    assert "ORPHAN" not in proc.stdout and "1 of 2 runs passed -> FAILED" in proc.stdout
+    data = json.loads((run_copy / "report.json").read_text())
+    assert not data["passed"] and [r["passed"] for r in data["runs"]] == [False, True]
 
 
 def test_verify_results_target(run_copy):
