@@ -576,13 +576,6 @@ def check_output_path(output_path: str | os.PathLike, input_path: str | os.PathL
     the bundle's folder would overwrite what inference reads.
     """
     out = Path(output_path)
-    if out.suffix.lower() != ".gctx":
-        raise InputError(f"{out}: the output is written as GCTX (HDF5); give a file name ending in .gctx")
-    if out.is_dir():
-        raise InputError(f"{out}: the output is a folder; give a file name ending in .gctx")
-    if not out.parent.is_dir():
-        what = "is not a folder" if out.parent.exists() else "does not exist"
-        raise InputError(f"{out.parent}: the output's folder {what}; create it first (dgex-infer creates no folders)")
     bundle = Path(bundle)
     root = (bundle if bundle.is_dir() else bundle.parent).resolve()
     if out.resolve().is_relative_to(root):
@@ -593,6 +586,13 @@ def check_output_path(output_path: str | os.PathLike, input_path: str | os.PathL
             if f.exists() and os.path.samefile(out, f):
                 what = "the input" if f == Path(input_path) else "a file of the inference bundle"
                 raise InputError(f"{out}: is {what} ({f}, the same file); write the output elsewhere")
+    if out.suffix.lower() != ".gctx":
+        raise InputError(f"{out}: the output is written as GCTX (HDF5); give a file name ending in .gctx")
+    if out.is_dir():
+        raise InputError(f"{out}: the output is a folder; give a file name ending in .gctx")
+    if not out.parent.is_dir():
+        what = "is not a folder" if out.parent.exists() else "does not exist"
+        raise InputError(f"{out.parent}: the output's folder {what}; create it first (dgex-infer creates no folders)")
     return out
 
 
