@@ -14,7 +14,7 @@ import yaml
 
 from conftest import REPO, run_snakemake, write_config
 from dgex.provenance import sha256_file, write_provenance
-from dgex.verify import NotARunFolder, infer_workdir, main, verify
+from dgex.verify import infer_workdir, main, verify
 
 RUN = "results/tiny"
 
@@ -136,6 +136,8 @@ def test_synthetic_records(tmp_path, monkeypatch):
 
 def test_folder_of_runs_verifies_each_run(run_copy, monkeypatch):
     """`python -m dgex.verify results` (the parent) checks every run in it, instead of calling its logs orphans."""
+    from dgex.verify import NotARunFolder
+
     monkeypatch.chdir(run_copy)
     other = run_copy / "results" / "other"  # a second, one-rule run beside results/tiny
     (other / "logs").mkdir(parents=True)
