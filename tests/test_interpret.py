@@ -156,7 +156,7 @@ def test_display_settings_redraw_without_redoing_the_analysis(tiny_run, tmp_path
         return set(re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, re.MULTILINE)) - {"all"}
 
     rules = planned_after("figures", "dpi", 72)
-    assert {"plot_linear_fits", "plot_major_weights"} <= rules, rules
     assert not rules & {"compare_linear_fits", "find_major_weights"}, rules
+    assert {"plot_linear_fits", "plot_major_weights"} <= rules, rules
     rules = planned_after("interpretation", "input_sd", 3.5)
     assert {"find_major_weights", "plot_major_weights"} <= rules and "compare_linear_fits" not in rules, rules

@@ -136,8 +136,6 @@ def test_synthetic_records(tmp_path, monkeypatch):
 
 def test_folder_of_runs_verifies_each_run(run_copy, monkeypatch):
     """`python -m dgex.verify results` (the parent) checks every run in it, instead of calling its logs orphans."""
-    from dgex.verify import NotARunFolder
-
     monkeypatch.chdir(run_copy)
     other = run_copy / "results" / "other"  # a second, one-rule run beside results/tiny
     (other / "logs").mkdir(parents=True)
@@ -145,12 +143,13 @@ def test_folder_of_runs_verifies_each_run(run_copy, monkeypatch):
     (other / "x.tsv").write_text("x\t1\n")
     write_provenance("results/other/x.tsv.prov.json", "make_x", [], ["results/other/x.tsv", "results/other/x.tsv.prov.json"],
                      {}, 0.0)
+    proc = cli("results", cwd=run_copy)
+    assert "verifying the 2 run folder(s) in it: results/other, results/tiny" in proc.stdout, proc.stdout[:3000]
+    assert proc.returncode == 0 and "2 of 2 runs passed -> PASSED" in proc.stdout and "ORPHAN" not in proc.stdout
+    from dgex.verify import NotARunFolder
+
     with pytest.raises(NotARunFolder, match="results: not a run folder but a folder holding 2 run"):
         verify(run_copy / "results")
-    proc = cli("results", cwd=run_copy)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "verifying the 2 run folder(s) in it: results/other, results/tiny" in proc.stdout
-    assert "2 of 2 runs passed -> PASSED" in proc.stdout and "ORPHAN" not in proc.stdout
     (other / "x.tsv").write_text("x\t2\n")
     proc = cli("results", "--json", "report.json", cwd=run_copy)
     assert proc.returncode == 1 and "MISMATCH results/other/x.tsv: sha256" in proc.stdout, proc.stdout
