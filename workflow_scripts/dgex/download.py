@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .io import HDF5_MAGIC
 from .provenance import sha256_file
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ CHUNK = 1 << 20
 USER_AGENT = "dgex-workflow/1.0 (+https://github.com/uci-cbcl/D-GEX)"
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body)", re.IGNORECASE)
+GZIP_MAGIC = b"\x1f\x8b"
+HEAD_BYTES = 4096  # what a content check reads of a file's start
 
 
 class DownloadError(RuntimeError):
@@ -93,6 +96,25 @@ def _fsync_replace(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
+# a source file's name suffix -> what it must hold, and the test of its first bytes (anything else: the gene maps' text)
+EXPECTED_CONTENT: dict[str, tuple[str, Callable[[bytes], bool]]] = {
+    ".gctx": ("a GCTX file (HDF5 signature)", lambda head: head.startswith(HDF5_MAGIC)),
+    ".gct": ("a GCT text file (#1.2 or #1.3 header)", lambda head: head.startswith((b"#1.2", b"#1.3"))),
+    ".gz": ("gzip data (magic bytes 1f 8b)", lambda head: head.startswith(GZIP_MAGIC)),
+}
+TEXT_CONTENT = ("tab-separated text", lambda head: b"\0" not in head and b"\t" in head.split(b"\n", 1)[0])
+
+
+def content_problem(filename: str, head: bytes) -> str | None:
+    """Why a source file whose first bytes are `head` is not what its name says (an HTML page, ...), or None if it is."""
+    expected, test = EXPECTED_CONTENT.get(Path(filename).suffix.lower(), TEXT_CONTENT)
+    html = bool(HTML_START.match(head))
+    if test(head) and not html:
+        return None
+    snippet = head[:40].decode("utf-8", "replace").replace("\n", " ")
+    return f"expected {expected}, found {'an HTML page' if html else 'something else'} starting with {snippet!r}"
+
+
 def _verify(path: Path, source: Source, origin: str) -> str:
     """sha256 of `path`; if it differs from the configured one, delete `path` and raise."""
     digest = sha256_file(path)
@@ -109,6 +131,11 @@ def from_mirror(source: Source, dest: Path, mirrors: Sequence[str | os.PathLike]
     for m in mirrors:
         candidate = Path(m) / source.filename
         if candidate.is_file():
+            with open(candidate, "rb") as fh:
+                problem = content_problem(source.filename, fh.read(HEAD_BYTES))
+            if problem:
+                raise DownloadError(f"{candidate}: this mirror file of data.download.sources.{source.name} is not its data: "
+                                    f"{problem}; replace it with the real file (nothing was copied or recorded)")
             part = dest.with_name(dest.name + ".part")
             progress = Progress(f"{source.filename} (mirror)", candidate.stat().st_size)
             with open(candidate, "rb") as src, open(part, "wb") as out:
@@ -157,12 +184,13 @@ def _http_attempt(source: Source, part: Path, timeout: float) -> bool:
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             mode = "wb"
-        first = resp.read(min(CHUNK, 4096))
-        if "html" in ctype.lower() or (mode == "wb" and HTML_START.match(first)):
-            snippet = first[:120].decode("utf-8", "replace").replace("\n", " ")
-            raise DownloadError(f"{source.filename}: {source.url} served an HTML page instead of the data file "
-                                f"(Content-Type {ctype!r}, starts with {snippet!r}); check data.download.sources."
-                                f"{source.name}.url or use data.download.mirror")
+        first = resp.read(HEAD_BYTES)
+        problem = content_problem(source.filename, first) if mode == "wb" else None
+        if "html" in ctype.lower() or problem:
+            what = "an HTML page" if "html" in ctype.lower() or HTML_START.match(first) else "another file"
+            raise DownloadError(f"{source.filename}: {source.url} served {what} instead of the data file (Content-Type "
+                                f"{ctype!r}{'; ' + problem if problem else ''}); check data.download.sources.{source.name}.url "
+                                "or use data.download.mirror")
         progress = Progress(source.filename, total, have)
         with open(part, mode) as out:
             out.write(first)
@@ -206,11 +234,12 @@ def from_http(source: Source, dest: Path, retries: int = 5, backoff: float = 2.0
                         f"data.download.mirror to it (the partial download {part.name}, if any, resumes next time)")
 
 
-def fetch(source: Source, dest: str | os.PathLike, mirrors: Sequence[str | os.PathLike] = (), retries: int = 5,
-          backoff: float = 2.0, timeout: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> dict:
+def fetch(source: Source, dest: str | os.PathLike, mirrors: str | os.PathLike | Sequence[str | os.PathLike] = (),
+          retries: int = 5, backoff: float = 2.0, timeout: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> dict:
     """Obtain one source file at `dest` (mirror, else URL), verified against or recorded with its sha256."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    mirrors = [mirrors] if isinstance(mirrors, (str, os.PathLike)) else mirrors
     origin = next((str(Path(m) / source.filename) for m in mirrors if (Path(m) / source.filename).is_file()), None)
     if origin is not None:
         part = from_mirror(source, dest, mirrors)

@@ -2,22 +2,11 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 from . import logs, provenance
-
-
-def remove_stale_temporaries(outputs: list[str], log: logging.Logger) -> None:
-    """Delete temporaries of these outputs left by an earlier attempt that was killed (dgex.io.atomic_path names)."""
-    for out in map(Path, outputs):
-        for tmp in out.parent.glob(".tmp-*"):
-            m = re.fullmatch(r"\.tmp-\d+-(.+)", tmp.name)
-            if m and (m.group(1) == out.name or m.group(1).startswith(out.name + ".raw.")) and tmp.is_file():
-                log.info("removing %s, left by an interrupted attempt", tmp)
-                tmp.unlink(missing_ok=True)
+from .io import remove_stale_temporaries
 
 
 def run(smk: Any, body: Callable[[Any, logging.Logger], None]) -> None:
