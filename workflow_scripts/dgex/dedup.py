@@ -170,6 +170,7 @@ def kmeans_labels(src: ProfileSource, n_clusters: int, seed: int, batch_size: in
     rng = np.random.default_rng(seed)
     k = min(n_clusters, src.n_profiles)
     sample = _init_sample(src, max(3 * batch_size, 3 * k), rng)  # sklearn's init_size default: 3 x batch_size
+    log.info("dedup k-means++: %d initial centers from a sample of %d profiles", k, len(sample))  # no pass over the file
     centers, _ = kmeans_plusplus(sample, k, random_state=seed)
     km = MiniBatchKMeans(n_clusters=k, init=centers, n_init=1, batch_size=batch_size, random_state=seed)
     n_blocks = -(-src.n_profiles // src.block_rows)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .progress import Progress
+from .progress import Progress as _Progress
 from .provenance import sha256_file
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,13 @@ class Source:
     url: str
     filename: str
     sha256: str | None = None
+
+
+class Progress(_Progress):
+    """Progress of a transfer, amounts in bytes (kB, MB, GB)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, fmt=_size, **kwargs)
 
 
 def _size(n: float) -> str:
@@ -73,7 +80,7 @@ def from_mirror(source: Source, dest: Path, mirrors: Sequence[str | os.PathLike]
         candidate = Path(m) / source.filename
         if candidate.is_file():
             part = dest.with_name(dest.name + ".part")
-            progress = Progress(f"{source.filename} (mirror)", candidate.stat().st_size, log=log, fmt=_size)
+            progress = Progress(f"{source.filename} (mirror)", candidate.stat().st_size, log=log)
             with open(candidate, "rb") as src, open(part, "wb") as out:
                 while chunk := src.read(CHUNK):
                     out.write(chunk)
@@ -126,7 +133,7 @@ def _http_attempt(source: Source, part: Path, timeout: float) -> bool:
             raise DownloadError(f"{source.filename}: {source.url} served an HTML page instead of the data file "
                                 f"(Content-Type {ctype!r}, starts with {snippet!r}); check data.download.sources."
                                 f"{source.name}.url or use data.download.mirror")
-        progress = Progress(source.filename, total, have, log=log, fmt=_size)
+        progress = Progress(source.filename, total, have, log=log)
         with open(part, mode) as out:
             out.write(first)
             progress.update(len(first))
