@@ -14,20 +14,17 @@ from conftest import REPO, SNAKEMAKE, shared_file
 from dgex.dgex_model import Architecture, build_model, load_model, predict, save_model
 from dgex.infer import (InferenceSettings, describe_ids, infer_gctx, load_bundle, match_landmarks, read_chip,
                         write_bundle)
-from dgex.io import Gct, InputError, read_gct, read_gene_map, write_gct
+from dgex.io import Gct, InputError, cmappy_compat, read_gct, read_gene_map, write_gct
 from dgex.matrix import load_matrix
 
 N_TARGETS = 60  # real target genes of the small real-data bundle, in two parts
 
 
 def parse_gctx(path):
-    """A GCTX read back through cmapPy's own parser."""
-    import warnings
-
+    """A GCTX read back through cmapPy's own parser (with the numpy 2 / pandas 3 shim it needs)."""
     from cmapPy.pandasGEXpress.parse_gctx import parse
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
+    with cmappy_compat():
         return parse(str(path))
 
 

@@ -10,12 +10,12 @@ from dgex import rulekit
 from dgex.dgex_model import load_model
 from dgex.interpret import linear_fits
 from dgex.io import write_text, write_tsv
+from dgex.logs import import_tensorflow
 from dgex.matrix import load_matrix
 
 
 def main(smk, log):
-    import tensorflow as tf
-
+    tf = import_tensorflow()  # without its start-up notices on the console
     tf.config.threading.set_intra_op_parallelism_threads(smk.threads)
     tr = load_matrix(smk.input.train)
     partition = pd.read_csv(smk.input.partition, sep="\t")

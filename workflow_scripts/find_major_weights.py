@@ -7,9 +7,11 @@ from dgex import rulekit
 from dgex.dgex_model import load_model
 from dgex.interpret import hidden_units, major_weight_summary, major_weights
 from dgex.io import read_gene_map, write_text, write_tsv
+from dgex.logs import import_tensorflow
 
 
 def main(smk, log):
+    import_tensorflow()  # Keras loads the networks; first TensorFlow, without its start-up notices
     p = smk.params.interpretation
     model = load_model(smk.input.model)
     edges, n_hidden = major_weights(model, p["input_sd"], p["output_sd"])

@@ -7,6 +7,7 @@ import pandas as pd
 from dgex import rulekit
 from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings, predict, save_model
 from dgex.io import InputError
+from dgex.logs import import_tensorflow
 from dgex.matrix import Matrix, load_matrix, save_matrix
 
 # criterion -> (validation split it is chosen on, splits it predicts)
@@ -17,8 +18,7 @@ SETTING_KEYS = ("epochs", "batch_size", "momentum", "learning_rate", "lr_scale_a
 
 def configure_tensorflow(threads: int) -> None:
     """Thread counts, deterministic kernels, and GPU memory on demand (so several jobs can share a GPU)."""
-    import tensorflow as tf
-
+    tf = import_tensorflow()  # without its start-up notices on the console
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.config.experimental.enable_op_determinism()

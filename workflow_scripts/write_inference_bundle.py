@@ -5,11 +5,13 @@ import pandas as pd
 from dgex import rulekit
 from dgex.infer import read_chip, write_bundle
 from dgex.io import read_gene_map
+from dgex.logs import import_tensorflow
 from dgex.matrix import load_matrix
 from dgex.normalize import quantile_reference
 
 
 def main(smk, log):
+    import_tensorflow()  # Keras loads the networks; first TensorFlow, without its start-up notices
     qn = load_matrix(smk.input.qnorm, genes="landmarks")
     a = pd.read_csv(smk.input.assignment, sep="\t")
     tr = set(a.loc[a["split"] == "geo_tr", "sample"].astype(str))

@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import socket
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+<<<<<<< HEAD
 from .io import HDF5_MAGIC
+=======
+from .progress import Progress as _Progress
+>>>>>>> ecosys
 from .provenance import sha256_file
 
 log = logging.getLogger(__name__)
@@ -45,41 +48,11 @@ class Source:
     sha256: str | None = None
 
 
-class Progress:
-    """A one-line terminal progress bar (bytes, rate, time left); silent when the stream is not a terminal."""
+class Progress(_Progress):
+    """Progress of a transfer, amounts in bytes (kB, MB, GB)."""
 
-    def __init__(self, label: str, total: int | None, done: int = 0, stream=None, every: float = 0.25):
-        self.label, self.total, self.done, self.start_done = label, total, done, done
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.started = self.last = time.monotonic()
-        self.every = every
-
-    def update(self, n: int) -> None:
-        self.done += n
-        now = time.monotonic()
-        if self.enabled and now - self.last >= self.every:
-            self.last = now
-            self.stream.write("\r" + self.line(now))
-            self.stream.flush()
-
-    def line(self, now: float | None = None) -> str:
-        """The bar's text: label, bytes done / total, percent, rate, time left."""
-        now = time.monotonic() if now is None else now
-        rate = (self.done - self.start_done) / max(now - self.started, 1e-9)
-        if self.total:
-            frac = min(1.0, self.done / self.total)
-            bar = "#" * int(frac * 24)
-            left = (self.total - self.done) / rate if rate > 0 else float("inf")
-            eta = time.strftime("%H:%M:%S", time.gmtime(left)) if left != float("inf") else "--:--:--"
-            return (f"{self.label} [{bar:<24}] {frac:6.1%} {_size(self.done)}/{_size(self.total)} "
-                    f"{_size(rate)}/s left {eta}")
-        return f"{self.label} {_size(self.done)} {_size(rate)}/s"
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + self.line() + "\n")
-            self.stream.flush()
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, fmt=_size, **kwargs)
 
 
 def _size(n: float) -> str:
@@ -137,7 +110,7 @@ def from_mirror(source: Source, dest: Path, mirrors: Sequence[str | os.PathLike]
                 raise DownloadError(f"{candidate}: this mirror file of data.download.sources.{source.name} is not its data: "
                                     f"{problem}; replace it with the real file (nothing was copied or recorded)")
             part = dest.with_name(dest.name + ".part")
-            progress = Progress(f"{source.filename} (mirror)", candidate.stat().st_size)
+            progress = Progress(f"{source.filename} (mirror)", candidate.stat().st_size, log=log)
             with open(candidate, "rb") as src, open(part, "wb") as out:
                 while chunk := src.read(CHUNK):
                     out.write(chunk)
@@ -184,6 +157,7 @@ def _http_attempt(source: Source, part: Path, timeout: float) -> bool:
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             mode = "wb"
+<<<<<<< HEAD
         first = resp.read(HEAD_BYTES)
         problem = content_problem(source.filename, first) if mode == "wb" else None
         if "html" in ctype.lower() or problem:
@@ -192,6 +166,15 @@ def _http_attempt(source: Source, part: Path, timeout: float) -> bool:
                                 f"{ctype!r}{'; ' + problem if problem else ''}); check data.download.sources.{source.name}.url "
                                 "or use data.download.mirror")
         progress = Progress(source.filename, total, have)
+=======
+        first = resp.read(min(CHUNK, 4096))
+        if "html" in ctype.lower() or (mode == "wb" and HTML_START.match(first)):
+            snippet = first[:120].decode("utf-8", "replace").replace("\n", " ")
+            raise DownloadError(f"{source.filename}: {source.url} served an HTML page instead of the data file "
+                                f"(Content-Type {ctype!r}, starts with {snippet!r}); check data.download.sources."
+                                f"{source.name}.url or use data.download.mirror")
+        progress = Progress(source.filename, total, have, log=log)
+>>>>>>> ecosys
         with open(part, mode) as out:
             out.write(first)
             progress.update(len(first))

@@ -15,7 +15,6 @@ import re
 import shutil
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -23,8 +22,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from .io import (GCTX_MATRIX, GeneMap, InputError, atomic_path, check_unique, h5_create, remove_stale_temporaries,
-                 sniff_format)
+from .io import (GCTX_MATRIX, GeneMap, InputError, atomic_path, check_unique, cmappy_parse, h5_create,
+                 remove_stale_temporaries, sniff_format)
 
 log = logging.getLogger("dgex.infer")
 
@@ -350,14 +349,14 @@ class ProfileSource:
             if self.format == "gctx":
                 import h5py
 
-                self.row_meta = _cmappy("parse_gctx", self.path, row_meta_only=True)
+                self.row_meta = cmappy_parse(self.path, row_meta_only=True, convert_neg_666=False)
                 self._cols_meta = None
                 with h5py.File(self.path, "r") as f:
                     self.n_profiles, n_rows = f[GCTX_MATRIX].shape
                 if n_rows != len(self.row_meta):
                     raise InputError(f"{self.path}: matrix has {n_rows} rows but the row metadata lists {len(self.row_meta)}")
             else:
-                g = _cmappy("parse_gct", self.path)
+                g = cmappy_parse(self.path, convert_neg_666=False)
                 self.row_meta, self._cols_meta = g.row_metadata_df, g.col_metadata_df
                 self._values = np.ascontiguousarray(g.data_df.to_numpy(np.float32).T)
                 self.n_profiles = self._values.shape[0]
@@ -411,16 +410,6 @@ class ProfileSource:
                 f.copy(f["0/META/COL"], meta_group, name="COL")
             return
         _write_meta(meta_group.create_group("COL"), [str(c) for c in self._cols_meta.index], self._cols_meta)
-
-
-def _cmappy(module: str, path: Path, **kwargs):
-    """cmapPy's GCT or GCTX parser, keeping -666 as written (so placeholders in the data are caught, not hidden as NaN)."""
-    import importlib
-
-    parser = importlib.import_module(f"cmapPy.pandasGEXpress.{module}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return parser.parse(str(path), convert_neg_666=False, **kwargs)
 
 
 # --------------------------------------------------------------------------- writing GCTX in chunks

@@ -121,19 +121,54 @@ def sniff_format(path: str | os.PathLike) -> str:
     raise InputError(f"{path}: expected a GCTX (HDF5) or GCT text file, but the file is {kind} (starts with {snippet!r})")
 
 
-def _cmappy_parse(path: Path, **kwargs):
+_PD_TO_NUMERIC = pd.to_numeric
+
+
+def _to_numeric(arg, errors: str = "raise", **kwargs):
+    """pd.to_numeric, with pandas 2's errors="ignore" (return the input unchanged when it does not parse), gone in pandas 3."""
+    if errors != "ignore":
+        return _PD_TO_NUMERIC(arg, errors=errors, **kwargs)
+    try:
+        return _PD_TO_NUMERIC(arg, errors="raise", **kwargs)
+    except (ValueError, TypeError):
+        return arg
+
+
+@contextlib.contextmanager
+def cmappy_compat() -> Iterator[None]:
+    """Run cmapPy 4.0.1 (its newest release) under numpy 2 and pandas 3, for the block only.
+
+    Its GCT/GCTX parsers call pd.to_numeric(errors="ignore") on every metadata column (pandas 3 removed it) and its
+    GCTX writer calls np.string_ for ids and the version (numpy 2 removed it, np.bytes_ is the same type). Nothing
+    else it runs on our paths (parse_gctx, parse_gct, write_gctx, GCToo) uses a removed name; tests/test_io.py
+    round-trips files through it. Patches module attributes: not for use from several threads at once.
+    """
+    missing_string = "string_" not in vars(np)
+    if missing_string:
+        np.string_ = np.bytes_
+    pd.to_numeric = _to_numeric
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"cmapPy\.")  # its deprecated pandas calls: ours to see, not users'
+            yield
+    finally:
+        pd.to_numeric = _PD_TO_NUMERIC
+        if missing_string:
+            del np.string_
+
+
+def cmappy_parse(path: str | os.PathLike, **kwargs):
     """cmapPy's GCTX parser, or its GCT text parser (chosen by content, not by the file's extension)."""
     from cmapPy.pandasGEXpress import parse_gct, parse_gctx
 
     parser = parse_gctx if sniff_format(path) == "gctx" else parse_gct
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
+    with cmappy_compat():
         return parser.parse(str(path), **kwargs)
 
 
 def _gctx_meta(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Row and column metadata of a GCTX file through cmapPy, without its values."""
-    return _cmappy_parse(path, row_meta_only=True), _cmappy_parse(path, col_meta_only=True)
+    return cmappy_parse(path, row_meta_only=True), cmappy_parse(path, col_meta_only=True)
 
 
 def gctx_shape(path: str | os.PathLike) -> tuple[int, int]:
@@ -192,7 +227,7 @@ def read_gct(path: str | os.PathLike, profiles: Sequence[int] | slice | None = N
             if profiles is not None:
                 col_meta = col_meta.iloc[profiles if isinstance(profiles, slice) else list(profiles)]
         else:
-            g = _cmappy_parse(path)
+            g = cmappy_parse(path)
             row_meta, col_meta = g.row_metadata_df, g.col_metadata_df
             values = g.data_df.values.T
             if profiles is not None:
@@ -251,7 +286,7 @@ def write_gct(path: str | os.PathLike, gct: Gct) -> None:
     data = pd.DataFrame(np.asarray(gct.values, dtype=np.float32).T, index=row_meta.index, columns=col_meta.index)
     data.index.name, data.columns.name = "rid", "cid"
     g = GCToo(data_df=data, row_metadata_df=row_meta, col_metadata_df=col_meta, src=path.name)  # src: not the temp name
-    with atomic_path(path) as tmp, _h5_without_timestamps():
+    with atomic_path(path) as tmp, _h5_without_timestamps(), cmappy_compat():
         # cmapPy appends ".gctx" to names lacking it; the temporary name keeps the final suffix.
         write_gctx.write(g, str(tmp))
 
