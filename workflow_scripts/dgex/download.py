@@ -18,11 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-<<<<<<< HEAD
 from .io import HDF5_MAGIC
-=======
 from .progress import Progress as _Progress
->>>>>>> ecosys
 from .provenance import sha256_file
 
 log = logging.getLogger(__name__)
@@ -157,24 +154,15 @@ def _http_attempt(source: Source, part: Path, timeout: float) -> bool:
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             mode = "wb"
-<<<<<<< HEAD
         first = resp.read(HEAD_BYTES)
         problem = content_problem(source.filename, first) if mode == "wb" else None
         if "html" in ctype.lower() or problem:
             what = "an HTML page" if "html" in ctype.lower() or HTML_START.match(first) else "another file"
-            raise DownloadError(f"{source.filename}: {source.url} served {what} instead of the data file (Content-Type "
-                                f"{ctype!r}{'; ' + problem if problem else ''}); check data.download.sources.{source.name}.url "
-                                "or use data.download.mirror")
-        progress = Progress(source.filename, total, have)
-=======
-        first = resp.read(min(CHUNK, 4096))
-        if "html" in ctype.lower() or (mode == "wb" and HTML_START.match(first)):
             snippet = first[:120].decode("utf-8", "replace").replace("\n", " ")
-            raise DownloadError(f"{source.filename}: {source.url} served an HTML page instead of the data file "
-                                f"(Content-Type {ctype!r}, starts with {snippet!r}); check data.download.sources."
-                                f"{source.name}.url or use data.download.mirror")
+            raise DownloadError(f"{source.filename}: {source.url} served {what} instead of the data file (Content-Type "
+                                f"{ctype!r}, starts with {snippet!r}{'; ' + problem if problem else ''}); check "
+                                f"data.download.sources.{source.name}.url or use data.download.mirror")
         progress = Progress(source.filename, total, have, log=log)
->>>>>>> ecosys
         with open(part, mode) as out:
             out.write(first)
             progress.update(len(first))
