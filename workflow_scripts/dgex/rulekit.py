@@ -20,8 +20,12 @@ def remove_stale_temporaries(outputs: list[str], log: logging.Logger) -> None:
                 tmp.unlink(missing_ok=True)
 
 
-def run(smk: Any, body: Callable[[Any, logging.Logger], None]) -> None:
-    """Run `body(snakemake, log)`, log any failure with the rule's name, then write the provenance record."""
+def run(smk: Any, body: Callable[[Any, logging.Logger], None],
+        after: Callable[[Any, logging.Logger], None] | None = None) -> None:
+    """Run `body(snakemake, log)`, log any failure with the rule's name, then write the provenance record.
+
+    `after(snakemake, log)` runs once the outputs and the record are written, e.g. to delete the job's temporary state.
+    """
     log = logs.setup(smk.log[0])
     started = time.time()
     remove_stale_temporaries(list(smk.output), log)
@@ -33,4 +37,6 @@ def run(smk: Any, body: Callable[[Any, logging.Logger], None]) -> None:
         raise
     seed = smk.params.get("seed") if hasattr(smk.params, "get") else None
     provenance.from_snakemake(smk, started, seed)
+    if after:
+        after(smk, log)
     log.info("rule %s done in %.1f s", smk.rule, time.time() - started)
