@@ -49,13 +49,18 @@ class Lease:
         self.release()
 
 
+def parse_gpu_list(text: str) -> list[str]:
+    """Indices of the GPUs in the output of `nvidia-smi -L` ("GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-...)")."""
+    return [m.group(1) for m in re.finditer(r"^GPU (\d+):", text, re.MULTILINE)]
+
+
 def detect_gpus() -> list[str]:
     """Indices of the GPUs that `nvidia-smi -L` lists; none when it is missing or fails."""
     try:
         out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return []
-    return [m.group(1) for m in re.finditer(r"^GPU (\d+):", out, re.MULTILINE)]
+    return parse_gpu_list(out)
 
 
 def pool_devices(gpus: int | Sequence[int] | None, environ: Mapping[str, str] = os.environ) -> tuple[list[str], str]:
