@@ -402,16 +402,6 @@ class Trainer:
         self.eval_sets = {e.name: e for e in eval_sets}
         self.criteria = {k: v for k, v in criteria.items() if v in self.eval_sets}  # criterion -> eval set name
         self.ckpt_dir = Path(ckpt_dir)
-        # what a checkpoint must have been made from to be resumed (JSON-normalized, as stored)
-        self.binding = json.loads(json.dumps({
-            "format": CHECKPOINT_FORMAT,
-            "code": source_sha256(),
-            "architecture": asdict(arch),
-            "settings": asdict(settings) | {"epochs": None},  # a longer run continues a shorter one
-            "criteria": self.criteria,
-            "data": {"training": arrays_sha256(self.X_tr, self.Y_tr)} | {e.name: arrays_sha256(e.X, e.Y) for e in eval_sets},
-            "inputs": dict(inputs or {}),
-        }, sort_keys=True))
         n_in, n_out = X_tr.shape[1], Y_tr.shape[1]
         self.label = label or f"D-GEX {arch.name}"
         self.n_params = parameter_count(n_in, n_out, arch)
@@ -426,6 +416,17 @@ class Trainer:
 
         self.strategy = select_strategy(distribute)
         self.n_replicas = self.strategy.num_replicas_in_sync
+        # what a checkpoint must have been made from to be resumed (JSON-normalized, as stored)
+        self.binding = json.loads(json.dumps({
+            "format": CHECKPOINT_FORMAT,
+            "code": source_sha256(),
+            "architecture": asdict(arch),
+            "settings": asdict(settings) | {"epochs": None},  # a longer run continues a shorter one
+            "replicas": self.n_replicas,  # each replica draws its own dropout masks
+            "criteria": self.criteria,
+            "data": {"training": arrays_sha256(self.X_tr, self.Y_tr)} | {e.name: arrays_sha256(e.X, e.Y) for e in eval_sets},
+            "inputs": dict(inputs or {}),
+        }, sort_keys=True))
         if settings.jit_compile and self.n_replicas > 1:
             log.warning("dgex.jit_compile is ignored with MirroredStrategy")
         keras.utils.set_random_seed(settings.seed)
