@@ -95,9 +95,10 @@ def test_concurrent_jobs_get_distinct_devices_and_wait_when_all_are_taken(tmp_pa
 def test_a_killed_holders_device_is_taken_again(tmp_path, holders):
     pool = tmp_path / "pool"
     holder = Holder(pool, 1, "holder")
-    waiting = Holder(pool, 1, "waiting")
-    holders += [holder, waiting]
+    holders.append(holder)
     assert holder.devices(timeout=60) == ["0"]
+    waiting = Holder(pool, 1, "waiting")
+    holders.append(waiting)
     assert waiting.devices(timeout=2) is None
     holder.kill()  # SIGKILL: no clean-up runs; the kernel drops the lock with the process
     assert waiting.devices(timeout=30) == ["0"]
@@ -145,6 +146,10 @@ def test_the_environment_is_left_alone_without_a_pool(tmp_path, monkeypatch):
     env = {}
     with gpu_pool.lease(2, tmp_path / "pool", environ=env) as held:
         assert env == {"CUDA_VISIBLE_DEVICES": held.devices[0]}
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    with pytest.raises(OSError, match=r"dgex.gpu_pool_dir: cannot keep the GPU pool's lock files in .*/file/pool"):
+        gpu_pool.lease(2, blocked / "pool", environ={})
     monkeypatch.setitem(sys.modules, "tensorflow", object())
     with pytest.raises(RuntimeError, match="before TensorFlow is imported"):
         gpu_pool.lease(2, tmp_path / "pool", environ={})

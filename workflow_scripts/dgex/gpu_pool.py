@@ -122,6 +122,7 @@ def _note_holder(fd: int) -> None:
 
 
 def _holders(folder: Path, devices: Sequence[str]) -> str:
+    """Who holds each device, from the notes in the lock files (for the log)."""
     notes = []
     for d in devices:
         try:
@@ -179,6 +180,7 @@ def acquire(devices: Sequence[str], folder: str | os.PathLike = DEFAULT_DIR, tak
 
 
 def _try_lock(fd: int) -> bool:
+    """Lock the file if no other job holds it; never wait."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return True
@@ -200,7 +202,11 @@ def lease(gpus: int | Sequence[int] | None = None, folder: str | os.PathLike | N
         log.info("GPU pool: not used; %s", reason)
         return Lease([], reason)
     folder = Path(folder) if folder else DEFAULT_DIR
-    held = acquire(devices, folder, take_all=take_all, reason=reason)
+    try:
+        held = acquire(devices, folder, take_all=take_all, reason=reason)
+    except OSError as exc:
+        raise OSError(f"dgex.gpu_pool_dir: cannot keep the GPU pool's lock files in {folder} ({exc}); "
+                      "set dgex.gpu_pool_dir to a writable folder on a local disk") from exc
     environ[ENV] = ",".join(held.devices)
     log.info("GPU pool: took GPU %s of %s (%s; pool %s); %s=%s", ",".join(held.devices), ",".join(devices), reason,
              folder, ENV, environ[ENV])
