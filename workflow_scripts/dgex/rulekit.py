@@ -28,7 +28,7 @@ def run(smk: Any, body: Callable[[Any, logging.Logger], None],
     """
     log = logs.setup(smk.log[0])
     started = time.time()
-    remove_stale_temporaries(list(smk.output), log)
+    remove_stale_temporaries(list(smk.output) + list(smk.log), log)  # logs too: training writes its epoch table atomically
     log.info("rule %s: inputs %s", smk.rule, list(smk.input))
     try:
         body(smk, log)
