@@ -118,6 +118,13 @@ def test_splits():
     return [s for s in TEST_SPLITS if s in splits()]
 
 
+def parse_architecture(name):
+    """(layers, units, dropout) of an architecture name like h1x3000_d10."""
+    shape, dropout = name[1:].split("_d")
+    layers, units = shape.split("x")
+    return int(layers), int(units), int(dropout) / 100
+
+
 def architectures():
     """Every architecture of the configured grid, as wildcard names like h1x3000_d10."""
     d = config["dgex"]
@@ -130,12 +137,23 @@ def architectures():
 
 
 # dgex settings that say where and how to run, not what to compute: changing them does not retrain
-DGEX_RUN_OPTIONS = ("distribute", "memory_limit_gb")
+DGEX_RUN_OPTIONS = ("distribute", "memory_limit_gb", "gpus", "gpu_pool_dir")
+# the architecture grid: each training job gets its own architecture (its wildcard), not the grid
+DGEX_GRID = ("layers", "units", "dropout")
 
 
-def dgex_training_settings():
-    """The dgex config section without the run options (a params change reruns training)."""
-    return {k: v for k, v in config["dgex"].items() if k not in DGEX_RUN_OPTIONS}
+def dgex_training_settings(wildcards):
+    """One training job's params: its own architecture and the training settings (not the grid, not run options)."""
+    layers, units, dropout = parse_architecture(wildcards.arch)
+    settings = {k: v for k, v in config["dgex"].items() if k not in DGEX_RUN_OPTIONS + DGEX_GRID}
+    return settings | {"architecture": {"layers": layers, "units": units, "dropout": dropout}}
+
+
+def train_threads():
+    """Threads of a training job: every core, or an equal share when N GPUs train at once (resources: gpu: N)."""
+    gpu = workflow.global_resources.get("gpu")
+    n_gpus = gpu.value if gpu is not None and isinstance(gpu.value, int) else 1
+    return max(1, workflow.cores // max(1, n_gpus))
 
 
 def n_parts():
@@ -317,7 +335,7 @@ def dgex_job_size(wildcards, input):
     """(parameters, training profiles, evaluated profiles, targets) of one D-GEX training job, from its inputs."""
     import csv
 
-    layers, units = (int(v) for v in wildcards.arch[1:].split("_d")[0].split("x"))
+    layers, units, _ = parse_architecture(wildcards.arch)
     n_train, _, n_in = matrix_shape(input.train)
     with open(input.partition, newline="") as fh:
         n_out = sum(1 for row in csv.DictReader(fh, delimiter="\t") if row["part"] == wildcards.part)

@@ -4,11 +4,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dgex import rulekit
-from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings, predict, save_model
+from dgex import gpu_pool, rulekit
+from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings, predict, remove_checkpoint, save_model
 from dgex.io import InputError
 from dgex.logs import import_tensorflow
 from dgex.matrix import Matrix, load_matrix, save_matrix
+from dgex.provenance import sha256_file
 
 # criterion -> (validation split it is chosen on, splits it predicts)
 CRITERIA = {"geo": ("geo_va", ["geo_va", "geo_te"]), "rnaseq": ("g1000_va", ["g1000_va", "gtex_te"])}
@@ -42,11 +43,18 @@ def part_genes(partition_path: str, part: int, targets: list[str]) -> list[str]:
 
 
 def main(smk, log):
+    run = smk.config.get("dgex", {})  # run options (distribute, memory_limit_gb, gpus, ...) are not params: they do not retrain
+    # this job's GPU(s) from the machine's pool, before TensorFlow is imported; given back on exit, even a kill
+    with gpu_pool.lease(run.get("gpus"), run.get("gpu_pool_dir"), take_all=bool(run.get("distribute", False))):
+        train(smk, log, run)
+
+
+def train(smk, log, run: dict) -> None:
+    """Train, keep the best models and write their predictions."""
     configure_tensorflow(smk.threads)
     arch = Architecture.parse(smk.wildcards.arch)
     part = int(smk.wildcards.part)
     d = smk.params.dgex
-    run = smk.config.get("dgex", {})  # run options (distribute, memory_limit_gb) are not params: they do not retrain
     settings = TrainSettings(seed=int(smk.params.seed) * 1000 + part, **{k: d[k] for k in SETTING_KEYS if k in d})
     tr = load_matrix(smk.input.train)
     genes = part_genes(smk.input.partition, part, tr.targets)
@@ -64,9 +72,11 @@ def main(smk, log):
                 raise InputError(f"{smk.input[name]}: landmarks or targets differ from {smk.input.train}")
             sets[name] = (m.samples, EvalSet(name, m.X, np.ascontiguousarray(m.values[:, [mpos[g] for g in genes]])))
     log.info("D-GEX %s, part %d: %d training profiles, %d targets, settings %s", arch.name, part, n_train, len(genes), settings)
+    # a checkpoint is resumed only when made from these very files (and the same data, code and settings)
+    inputs = {name: sha256_file(path) for name, path in smk.input.items()}
     trainer = Trainer(arch, settings, X_tr, Y_tr, [e for _, e in sets.values()], {c: v[0] for c, v in CRITERIA.items()},
                       smk.params.checkpoint_dir, distribute=bool(run.get("distribute", False)),
-                      memory_limit_gb=run.get("memory_limit_gb"), label=f"D-GEX {arch.name} part {part}")
+                      memory_limit_gb=run.get("memory_limit_gb"), label=f"D-GEX {arch.name} part {part}", inputs=inputs)
     state = trainer.fit(smk.output.history, timing_path=smk.log.epochs)
     out_dir = Path(smk.output.best_geo).parent
     for crit, (_, predicts) in CRITERIA.items():
@@ -81,4 +91,11 @@ def main(smk, log):
                                                            {"best_epoch": state.best[crit]["epoch"], "criterion": crit}))
 
 
-rulekit.run(snakemake, main)  # noqa: F821
+def drop_checkpoint(smk, log) -> None:
+    """The checkpoint is the job's temporary state: gone once the models, predictions and record are written."""
+    ckpt = Path(smk.params.checkpoint_dir)
+    remove_checkpoint(ckpt, top=ckpt.parents[2])  # <run>/checkpoints/dgex/<arch>/part<p>: up to <run>/checkpoints
+    log.info("removed the checkpoint in %s", ckpt)
+
+
+rulekit.run(snakemake, main, after=drop_checkpoint)  # noqa: F821

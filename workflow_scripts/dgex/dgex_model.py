@@ -1,6 +1,7 @@
 """D-GEX: the multi-task feedforward network of the paper (section 2.3), its training loop, and model files."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -11,11 +12,12 @@ import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
 from .io import InputError, _h5_without_timestamps, atomic_path, write_tsv
+from .provenance import source_sha256
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,8 @@ UNIT_RANGE = (1, 100_000)
 DROPOUT_MAX = 0.9  # exclusive, as in the config schema
 PRECISIONS = ("float32", "mixed_bfloat16")
 STEPS_PER_CALL = 25  # SGD steps per compiled call; only sets how often the progress bar moves
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3  # 3: bound to the data, the inputs and the code (binding_differences)
+CHECKPOINT_NAME = "checkpoint.npz"
 
 
 @dataclass
@@ -168,16 +171,17 @@ def host_extra_bytes(n_in: int, n_out: int, arch: Architecture) -> int:
 
 
 def device_memory(limit_gb: float | None = None) -> tuple[int, str]:
-    """(bytes available, what) for training: `limit_gb` if set, else the first GPU's memory, else free host RAM."""
+    """(bytes available, what) for training: `limit_gb` if set, else the first visible GPU's memory, else free host RAM."""
     if limit_gb is not None:
         return int(limit_gb * 1e9), f"dgex.memory_limit_gb={limit_gb}"
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
+        gpu = (os.environ.get("CUDA_VISIBLE_DEVICES") or "0").split(",")[0].strip()  # nvidia-smi ignores that variable
         try:
-            out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+            out = subprocess.run(["nvidia-smi", "-i", gpu, "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
                                  capture_output=True, text=True, timeout=30, check=True).stdout.split()
-            return int(float(out[0]) * 2**20), "GPU 0 memory (nvidia-smi)"
+            return int(float(out[0]) * 2**20), f"GPU {gpu} memory (nvidia-smi)"
         except (OSError, subprocess.SubprocessError, ValueError, IndexError):
             return 0, "GPU memory (unknown: nvidia-smi not usable)"
     import psutil
@@ -332,12 +336,57 @@ def select_strategy(distribute: bool):
     return tf.distribute.get_strategy()
 
 
+def arrays_sha256(*arrays: np.ndarray) -> str:
+    """Hex sha256 of arrays' dtypes, shapes and values (what a network is trained or evaluated on)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape};".encode())
+        h.update(a.reshape(-1).view(np.uint8))
+    return h.hexdigest()
+
+
+def binding_differences(stored: Mapping, ours: Mapping) -> list[str]:
+    """Items of a checkpoint's binding that differ from this job's, e.g. 'inputs.train: 3f2a9c01e4b7.. -> 77d0e1a2b3c4..'."""
+    def show(v):
+        text = json.dumps(v, sort_keys=True) if not isinstance(v, str) else v
+        return text if len(text) <= 16 else text[:12] + ".."
+
+    out = []
+    for key, ours_v in ours.items():
+        theirs = stored.get(key)
+        if isinstance(ours_v, Mapping) and isinstance(theirs, Mapping):
+            out += [f"{key}.{k}: {show(theirs.get(k))} -> {show(ours_v.get(k))}"
+                    for k in sorted(set(theirs) | set(ours_v)) if theirs.get(k) != ours_v.get(k)]
+        elif theirs != ours_v:
+            out.append(f"{key}: {show(theirs)} -> {show(ours_v)}")
+    return out
+
+
+def remove_checkpoint(ckpt_dir: str | os.PathLike, top: str | os.PathLike | None = None) -> None:
+    """Delete a job's checkpoint and temporaries of its writes, then its folder and empty parents up to `top` (inclusive)."""
+    ckpt_dir = Path(ckpt_dir)
+    (ckpt_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
+    for tmp in ckpt_dir.glob(f".tmp-*-{CHECKPOINT_NAME}"):  # left by a write that was killed (dgex.io.atomic_path)
+        tmp.unlink(missing_ok=True)
+    stop = Path(top).resolve() if top is not None else ckpt_dir.resolve()
+    for folder in [ckpt_dir, *ckpt_dir.parents]:
+        try:
+            folder.rmdir()  # only an empty folder: another job's checkpoint folder stays
+        except OSError:
+            return
+        if folder.resolve() == stop:
+            return
+
+
 class Trainer:
     """Mini-batch SGD with momentum, per-layer learning-rate scales, epoch-wise decay, best-model tracking, checkpoints."""
 
     def __init__(self, arch: Architecture, settings: TrainSettings, X_tr: np.ndarray, Y_tr: np.ndarray,
                  eval_sets: list[EvalSet], criteria: dict[str, str], ckpt_dir: str | os.PathLike,
-                 distribute: bool = False, memory_limit_gb: float | None = None, label: str | None = None):
+                 distribute: bool = False, memory_limit_gb: float | None = None, label: str | None = None,
+                 inputs: Mapping[str, str] | None = None):
+        """`inputs`: sha256 of the files the data came from; with the data, code and settings they bind the checkpoint."""
         import keras
         import tensorflow as tf
 
@@ -367,6 +416,17 @@ class Trainer:
 
         self.strategy = select_strategy(distribute)
         self.n_replicas = self.strategy.num_replicas_in_sync
+        # what a checkpoint must have been made from to be resumed (JSON-normalized, as stored)
+        self.binding = json.loads(json.dumps({
+            "format": CHECKPOINT_FORMAT,
+            "code": source_sha256(),
+            "architecture": asdict(arch),
+            "settings": asdict(settings) | {"epochs": None},  # a longer run continues a shorter one
+            "replicas": self.n_replicas,  # each replica draws its own dropout masks
+            "criteria": self.criteria,
+            "data": {"training": arrays_sha256(self.X_tr, self.Y_tr)} | {e.name: arrays_sha256(e.X, e.Y) for e in eval_sets},
+            "inputs": dict(inputs or {}),
+        }, sort_keys=True))
         if settings.jit_compile and self.n_replicas > 1:
             log.warning("dgex.jit_compile is ignored with MirroredStrategy")
         keras.utils.set_random_seed(settings.seed)
@@ -469,20 +529,23 @@ class Trainer:
 
     # ---- checkpoints
     def checkpoint_path(self) -> Path:
-        return self.ckpt_dir / "checkpoint.npz"
+        return self.ckpt_dir / CHECKPOINT_NAME
 
     def save_checkpoint(self) -> None:
-        """Variables, momentum, best weights and state (as JSON inside), one atomically written file."""
-        state = asdict(self.state) | {"format": CHECKPOINT_FORMAT, "architecture": asdict(self.arch), "settings": asdict(self.s)}
+        """Variables, momentum, best weights and state (as JSON inside, with the binding), one atomically written file."""
+        state = asdict(self.state) | {"binding": self.binding}
         arrays = {"state_json": np.frombuffer(json.dumps(state, sort_keys=True, default=float).encode(), dtype=np.uint8)}
         arrays |= {f"var_{i}": np.asarray(v) for i, v in enumerate(self.vars)}
         arrays |= {f"mom_{i}": np.asarray(v) for i, v in enumerate(self.moms)}
         for crit, ws in self.best_weights.items():
             arrays |= {f"best_{crit}_{i}": w for i, w in enumerate(ws)}
-        write_npz(self.checkpoint_path(), arrays)
+        try:
+            write_npz(self.checkpoint_path(), arrays)
+        except FileNotFoundError:  # a finished job removed an empty parent folder just as this one made it: once more
+            write_npz(self.checkpoint_path(), arrays)
 
     def try_resume(self) -> bool:
-        """Restore the last checkpoint if one exists for the same architecture and settings; corrupt ones are errors."""
+        """Restore the last checkpoint if its binding (data, inputs, code, settings) is this job's; corrupt ones are errors."""
         path = self.checkpoint_path()
         if not path.exists():
             return False
@@ -490,11 +553,17 @@ class Trainer:
         try:
             with np.load(path, allow_pickle=False) as z:
                 state = json.loads(z["state_json"].tobytes().decode())
-                # the epoch count does not change the path up to an epoch: a longer run continues a shorter one
-                ours = json.loads(json.dumps(asdict(self.s) | {"epochs": None}))
-                if state.get("format") != CHECKPOINT_FORMAT or state["architecture"] != asdict(self.arch) or \
-                        state["settings"] | {"epochs": None} != ours or state["epoch"] > self.s.epochs:
-                    log.warning("checkpoint %s was made with other settings (or more epochs); starting afresh", path)
+                stored = state.get("binding") or {"format": state.get("format")}
+                if not isinstance(stored, dict):
+                    raise ValueError(f"binding is {type(stored).__name__}, not a mapping")
+                differ = binding_differences(stored, self.binding)
+                if stored.get("format") != CHECKPOINT_FORMAT:
+                    differ = [f"format: {stored.get('format')} -> {CHECKPOINT_FORMAT} (made by an older version)"]
+                if state["epoch"] > self.s.epochs:
+                    differ.append(f"epochs: it is after epoch {state['epoch']}, beyond dgex.epochs={self.s.epochs}")
+                if differ:
+                    log.warning("checkpoint %s was not made from this job's data, code and settings; starting afresh. "
+                                "Differs: %s", path, "; ".join(differ))
                     return False
                 arrays = {k: z[k] for k in z.files if k != "state_json"}
             expected = {f"var_{i}" for i in range(n_vars)} | {f"mom_{i}" for i in range(n_vars)}
@@ -515,9 +584,6 @@ class Trainer:
         self.state = new_state
         log.info("resumed from checkpoint %s after epoch %d", path, self.state.epoch)
         return True
-
-    def remove_checkpoint(self) -> None:
-        self.checkpoint_path().unlink(missing_ok=True)
 
     # ---- the loop
     def predict(self, X: np.ndarray, batch: int = 4096) -> np.ndarray:
