@@ -13,6 +13,7 @@ computed in one pass over the training profiles.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Mapping, Sequence
 
@@ -126,26 +127,74 @@ def check_landmarks_vary(P: Products, landmarks: Sequence[str], source: str) -> 
 
 
 # --------------------------------------------------------------------------- LR
-def ols_from_products(P: Products) -> LinearModel:
-    """Ordinary least squares with intercept for every target from the centered products (one float64 solve)."""
+@dataclass
+class OlsFit:
+    """An LR fit and how it was solved: the unique solution, or the minimum-norm one when X'X / n is singular."""
+
+    model: LinearModel
+    n_train: int
+    n_landmarks: int
+    rank: int  # numerical rank of the centered training landmarks
+
+    @property
+    def min_norm(self) -> bool:
+        """True when least squares has many solutions and the one with the smallest slopes was taken."""
+        return self.rank < self.n_landmarks
+
+    @property
+    def reason(self) -> str:
+        """Why the fit is (or is not) the minimum-norm solution, in words."""
+        if not self.min_norm:
+            return f"unique least-squares solution ({self.n_train} training profiles, {self.n_landmarks} landmarks)"
+        why = (f"{self.n_train} training profiles <= {self.n_landmarks} landmarks (underdetermined)"
+               if self.n_train <= self.n_landmarks else f"collinear landmarks over {self.n_train} training profiles")
+        return (f"{why}: the centered landmarks have rank {self.rank} < {self.n_landmarks}, so least squares has infinitely "
+                "many solutions; the minimum-norm one is used (as scikit-learn's LinearRegression)"
+                + (" and fits GEO-tr exactly" if self.n_train <= self.n_landmarks else ""))
+
+    def record(self) -> dict:
+        """The facts a table needs to mark LR (written to models/lr/solution.json)."""
+        return {"method": "lr", "solution": "min_norm" if self.min_norm else "unique", "min_norm": self.min_norm,
+                "n_train": self.n_train, "n_landmarks": self.n_landmarks, "rank": self.rank, "reason": self.reason}
+
+
+def min_norm_solution(G: np.ndarray, C: np.ndarray, max_rank: int) -> tuple[np.ndarray, int]:
+    """G^+ C with G symmetric positive semi-definite, keeping at most max_rank eigenvalues above p * eps * the largest.
+
+    For G = Xc'Xc / n and C = Xc'Y / n this is the minimum-norm least-squares solution of Xc W = Y (numpy.linalg.lstsq).
+    """
+    e, V = scipy.linalg.eigh(G)
+    keep = e > G.shape[0] * np.finfo(np.float64).eps * max(float(e[-1]), 0.0)
+    keep[: len(e) - max_rank] = False  # eigh sorts ascending; centering leaves rank <= n - 1 (float32 round-off adds tiny ones)
+    Vk = V[:, keep]
+    return Vk @ ((Vk.T @ C) / e[keep, None]), int(keep.sum())
+
+
+def ols_fit(P: Products) -> OlsFit:
+    """Least squares with intercept for every target from the centered products.
+
+    Full rank: one float64 Cholesky solve. Otherwise (fewer profiles than landmarks + 1, collinear landmarks) the
+    minimum-norm solution from an eigendecomposition of X'X / n, as scikit-learn's ``LinearRegression`` (lstsq).
+    """
     p = P.G.shape[0]
-    if P.n <= p:
-        raise ValueError(f"linear regression needs more training profiles ({P.n}) than landmarks ({p})")
     const = P.constant_landmarks()
     if len(const):
         raise ValueError(f"linear regression: {len(const)} landmark(s) are constant over the training profiles (columns {const[:5].tolist()})")
-    try:
-        W = scipy.linalg.solve(P.G, P.C, assume_a="pos")
-    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-        W = scipy.linalg.lstsq(P.G, P.C)[0]  # collinear landmarks: minimum-norm solution
-    return P.model(W)
+    if P.n > p:
+        e = scipy.linalg.eigvalsh(P.G)
+        if e[0] > p * np.finfo(np.float64).eps * e[-1]:
+            return OlsFit(P.model(scipy.linalg.solve(P.G, P.C, assume_a="pos")), P.n, p, p)
+    W, rank = min_norm_solution(P.G, P.C, min(P.n - 1, p))
+    return OlsFit(P.model(W), P.n, p, rank)
+
+
+def ols_from_products(P: Products) -> LinearModel:
+    """Least-squares slopes and intercepts for every target (minimum-norm when not unique), see ols_fit."""
+    return ols_fit(P).model
 
 
 def fit_ols(X: np.ndarray, Y: np.ndarray) -> LinearModel:
-    """Ordinary least squares with intercept per target gene, all targets in one float64 solve."""
-    check_training_shapes(X, Y)
-    if len(X) <= X.shape[1]:
-        raise ValueError(f"linear regression needs more training profiles ({len(X)}) than landmarks ({X.shape[1]})")
+    """Ordinary least squares with intercept per target gene, all targets in one float64 solve (minimum-norm if singular)."""
     return ols_from_products(training_products(X, Y))
 
 
@@ -236,31 +285,40 @@ def _anderson_step(G: np.ndarray, Ca: np.ndarray, yya: np.ndarray, Wa: np.ndarra
     return int(better.sum())
 
 
-def _newton_step(Gv: np.ndarray, Hv: np.ndarray, valid: np.ndarray, G: np.ndarray, Ca: np.ndarray, yya: np.ndarray,
+def _newton_step(Gv: np.ndarray, Hv: np.ndarray | None, valid: np.ndarray, G: np.ndarray, Ca: np.ndarray, yya: np.ndarray,
                  Wa: np.ndarray, Ra: np.ndarray, alpha: float, max_set: int = 200) -> int:
     """Exact Lasso solution for each target's current non-zero set and signs, kept where it lowers the objective.
 
     Once coordinate descent has found a target's support and signs, w_A = (X_A'X_A / n)^-1 (c_A - alpha s_A) is the
     answer; it is computed from the inverse of X'X / n shared by all targets (a correction on the few zero
     coordinates) or from the few non-zero ones, whichever set is smaller (targets where both exceed max_set skip it).
+    Without the inverse (Hv None: X'X / n is singular, e.g. fewer profiles than landmarks) only the non-zero set is
+    solved; a Lasso solution then has at most rank(X) non-zero slopes, so the set stays small.
     """
     Wv = Wa[valid]
     S = np.sign(Wv)
     Cv = Ca[valid]
-    V = Hv @ (Cv - alpha * S)  # exact for targets with no zero slope
+    V = Hv @ (Cv - alpha * S) if Hv is not None else np.zeros_like(Wv)  # exact for targets with no zero slope
     nz = S != 0
     n_active = nz.sum(axis=0)
     n_zero = len(valid) - n_active
     cand = np.ones(Wa.shape[1], dtype=bool)
-    for t in np.flatnonzero(n_zero > 0):
-        if min(n_active[t], n_zero[t]) > max_set:
+    for t in np.flatnonzero(n_zero > 0) if Hv is not None else np.arange(Wa.shape[1]):
+        if (n_active[t] if Hv is None else min(n_active[t], n_zero[t])) > max_set:
             cand[t] = False
             continue
-        if n_active[t] <= n_zero[t]:
+        if Hv is None or n_active[t] <= n_zero[t]:
             A = np.flatnonzero(nz[:, t])
             x = np.zeros(len(valid))
             if len(A):
-                x[A] = scipy.linalg.solve(Gv[np.ix_(A, A)], Cv[A, t] - alpha * S[A, t], assume_a="pos", check_finite=False)
+                try:
+                    with warnings.catch_warnings():  # a near-singular set gives a poor candidate, rejected below
+                        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+                        x[A] = scipy.linalg.solve(Gv[np.ix_(A, A)], Cv[A, t] - alpha * S[A, t], assume_a="pos",
+                                                  check_finite=False)
+                except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+                    cand[t] = False  # more non-zero slopes than the rank: no unique solution on this set
+                    continue
         else:
             Z = np.flatnonzero(~nz[:, t])
             x = V[:, t] - Hv[:, Z] @ scipy.linalg.solve(Hv[np.ix_(Z, Z)], V[Z, t], assume_a="pos", check_finite=False)
@@ -343,8 +401,7 @@ def lasso_path(
                 hist.append(Wa.copy())
                 if len(hist) == anderson + 1:
                     _anderson_step(P.G, Ca, yya, Wa, Ra, hist, alpha)
-                    if Hv is not None:
-                        _newton_step(Gv, Hv, valid, P.G, Ca, yya, Wa, Ra, alpha)
+                    _newton_step(Gv, Hv, valid, P.G, Ca, yya, Wa, Ra, alpha)
                     hist = []
         if Wa is not W:
             W[:, act] = Wa
