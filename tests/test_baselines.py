@@ -166,6 +166,20 @@ def test_fewer_profiles_than_landmarks():
     assert rel(lasso.predict(X), skl.predict(X.astype(np.float64))) < 1e-3  # fitted values are unique
 
 
+def test_lasso_path_stops_once_an_underdetermined_fit_saturates(caplog):
+    """n <= p: after the first lambda explaining >= 99.9% of the training variance, smaller lambdas are left out (glmnet)."""
+    X, Y = correlated_data(n=20, p=30, T=5)
+    path = list(B.lasso_path(B.training_products(X, Y, with_yy=True), [0.3, 1e-3, 1e-4, 1e-5], max_sweeps=20000))
+    fitted = [lam for lam, _, _ in path]
+    assert fitted[0] == 0.3 and 1e-5 not in fitted
+    Yc = Y - Y.mean(axis=0)
+    explained = 1 - ((Y - path[-1][1].predict(X)) ** 2).sum() / (Yc**2).sum()
+    assert explained >= B.SATURATED
+    assert "(saturated): leaving out the smaller lambda(s)" in caplog.text and "baselines.lr_l1_lambdas" in caplog.text
+    X, Y = correlated_data(n=40, p=30, T=5)  # more profiles than landmarks: the whole grid
+    assert len(list(B.lasso_path(B.training_products(X, Y, with_yy=True), [0.3, 1e-3, 1e-4], max_sweeps=20000))) == 3
+
+
 @pytest.mark.parametrize("n, p", [(20, 30), (30, 30)])
 def test_lr_underdetermined_is_the_minimum_norm_solution(n, p):
     """n <= p (centered rank n - 1 < p): slopes equal numpy.linalg.lstsq's on the centered data and scikit-learn's LinearRegression."""

@@ -11,8 +11,6 @@ import pytest
 import yaml
 
 from conftest import REPO, deep_update, run_snakemake, shared_file
-from dgex.dedup import check_n_clusters
-from dgex.splits import split_sizes
 
 GPL96 = ("gpl96", "gpl96_3cohorts_n240x22283.gctx")
 
@@ -31,6 +29,8 @@ def gpl96_config(workdir: Path, extra: dict | None = None) -> Path:
 
 # --------------------------------------------------------------------------- checks of the data's size
 def test_split_sizes_name_the_setting():
+    from dgex.splits import split_sizes
+
     assert split_sizes(240, {"geo_va": 0.1, "geo_te": 0.1}) == (192, 24, 24)
     with pytest.raises(ValueError, match=r"splits.geo_va=0.01: .* 40 profiles, so GEO-va would be empty .*at least 0.025"):
         split_sizes(40, {"geo_va": 0.01, "geo_te": 0.1})
@@ -41,6 +41,8 @@ def test_split_sizes_name_the_setting():
 
 
 def test_more_clusters_than_profiles_names_the_setting():
+    from dgex.dedup import check_n_clusters
+
     check_n_clusters(99, 100)
     with pytest.raises(ValueError, match=r"dedup.n_clusters=100 is not below the 100 profiles .*dedup.method: exact"):
         check_n_clusters(100, 100)
@@ -67,7 +69,7 @@ def test_gpl96_geo_only_run_completes_with_min_norm_lr_and_na_adjusted_r2(tmp_pa
     The user's configuration, with a tiny D-GEX grid, few epochs and a short LR-L1 grid so that the test is affordable.
     """
     work = tmp_path / "work"
-    gpl96_config(work, {"dgex": {"units": [16], "epochs": 3}, "baselines": {"lr_l1_lambdas": [0.3]}})
+    gpl96_config(work, {"dgex": {"units": [16], "epochs": 3}, "baselines": {"lr_l1_lambdas": [1.0]}})
     started = time.time()
     run_snakemake(work)
     R = work / "results" / "gpl96"

@@ -13,7 +13,6 @@ computed in one pass over the training profiles.
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Mapping, Sequence
 
@@ -28,6 +27,7 @@ from .matrix import Matrix
 
 LOG = logging.getLogger(__name__)
 CONSTANT_EPS = 1e-12  # a centered sum of squares below this (relative to the largest) marks a constant gene
+SATURATED = 0.999  # share of the training variance explained at which a Lasso path stops when n <= p (glmnet's devmax)
 
 
 @dataclass
@@ -173,7 +173,7 @@ def min_norm_solution(G: np.ndarray, C: np.ndarray, max_rank: int) -> tuple[np.n
 def ols_fit(P: Products) -> OlsFit:
     """Least squares with intercept for every target from the centered products.
 
-    Full rank: one float64 Cholesky solve. Otherwise (fewer profiles than landmarks + 1, collinear landmarks) the
+    Full rank: one float64 Cholesky solve. Otherwise (no more profiles than landmarks, collinear landmarks) the
     minimum-norm solution from an eigendecomposition of X'X / n, as scikit-learn's ``LinearRegression`` (lstsq).
     """
     p = P.G.shape[0]
@@ -285,40 +285,31 @@ def _anderson_step(G: np.ndarray, Ca: np.ndarray, yya: np.ndarray, Wa: np.ndarra
     return int(better.sum())
 
 
-def _newton_step(Gv: np.ndarray, Hv: np.ndarray | None, valid: np.ndarray, G: np.ndarray, Ca: np.ndarray, yya: np.ndarray,
+def _newton_step(Gv: np.ndarray, Hv: np.ndarray, valid: np.ndarray, G: np.ndarray, Ca: np.ndarray, yya: np.ndarray,
                  Wa: np.ndarray, Ra: np.ndarray, alpha: float, max_set: int = 200) -> int:
     """Exact Lasso solution for each target's current non-zero set and signs, kept where it lowers the objective.
 
     Once coordinate descent has found a target's support and signs, w_A = (X_A'X_A / n)^-1 (c_A - alpha s_A) is the
     answer; it is computed from the inverse of X'X / n shared by all targets (a correction on the few zero
     coordinates) or from the few non-zero ones, whichever set is smaller (targets where both exceed max_set skip it).
-    Without the inverse (Hv None: X'X / n is singular, e.g. fewer profiles than landmarks) only the non-zero set is
-    solved; a Lasso solution then has at most rank(X) non-zero slopes, so the set stays small.
     """
     Wv = Wa[valid]
     S = np.sign(Wv)
     Cv = Ca[valid]
-    V = Hv @ (Cv - alpha * S) if Hv is not None else np.zeros_like(Wv)  # exact for targets with no zero slope
+    V = Hv @ (Cv - alpha * S)  # exact for targets with no zero slope
     nz = S != 0
     n_active = nz.sum(axis=0)
     n_zero = len(valid) - n_active
     cand = np.ones(Wa.shape[1], dtype=bool)
-    for t in np.flatnonzero(n_zero > 0) if Hv is not None else np.arange(Wa.shape[1]):
-        if (n_active[t] if Hv is None else min(n_active[t], n_zero[t])) > max_set:
+    for t in np.flatnonzero(n_zero > 0):
+        if min(n_active[t], n_zero[t]) > max_set:
             cand[t] = False
             continue
-        if Hv is None or n_active[t] <= n_zero[t]:
+        if n_active[t] <= n_zero[t]:
             A = np.flatnonzero(nz[:, t])
             x = np.zeros(len(valid))
             if len(A):
-                try:
-                    with warnings.catch_warnings():  # a near-singular set gives a poor candidate, rejected below
-                        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-                        x[A] = scipy.linalg.solve(Gv[np.ix_(A, A)], Cv[A, t] - alpha * S[A, t], assume_a="pos",
-                                                  check_finite=False)
-                except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-                    cand[t] = False  # more non-zero slopes than the rank: no unique solution on this set
-                    continue
+                x[A] = scipy.linalg.solve(Gv[np.ix_(A, A)], Cv[A, t] - alpha * S[A, t], assume_a="pos", check_finite=False)
         else:
             Z = np.flatnonzero(~nz[:, t])
             x = V[:, t] - Hv[:, Z] @ scipy.linalg.solve(Hv[np.ix_(Z, Z)], V[Z, t], assume_a="pos", check_finite=False)
@@ -350,6 +341,8 @@ def lasso_path(
     and signs (a Newton step, which ends the descent once the support is found). A target stops when its
     duality gap is <= tol * var(y), the criterion of scikit-learn's Lasso. Between full sweeps (every `full_every`)
     only the coordinates non-zero for some unfinished target are swept. Constant landmarks keep a zero slope.
+    With no more training profiles than landmarks the path ends in an interpolating fit: as glmnet, it stops (smaller
+    lambdas are left out, logged) once a fit explains SATURATED of the training variance summed over targets.
     """
     log = log or LOG
     if P.yy is None:
@@ -401,7 +394,8 @@ def lasso_path(
                 hist.append(Wa.copy())
                 if len(hist) == anderson + 1:
                     _anderson_step(P.G, Ca, yya, Wa, Ra, hist, alpha)
-                    _newton_step(Gv, Hv, valid, P.G, Ca, yya, Wa, Ra, alpha)
+                    if Hv is not None:
+                        _newton_step(Gv, Hv, valid, P.G, Ca, yya, Wa, Ra, alpha)
                     hist = []
         if Wa is not W:
             W[:, act] = Wa
@@ -409,6 +403,14 @@ def lasso_path(
         nonzero = float(np.count_nonzero(W) / T)
         log.info("lasso lambda=%g: %d sweeps, %.1f non-zero slopes per target, %d unconverged", lam, sweeps, nonzero, unconverged)
         yield float(lam), P.model(W), {"sweeps": sweeps, "unconverged": unconverged, "nonzero_per_target": round(nonzero, 2)}
+        rest = lambdas[lambdas < lam]
+        if P.n <= len(valid) and len(rest):
+            explained = 1.0 - float(_lasso_primal(W, R, P.C, P.yy, alpha)[1].sum() / max(P.yy.sum(), 1e-300))
+            if explained >= SATURATED:
+                log.warning("lasso lambda=%g explains %.4f of the training variance with %d profiles <= %d landmarks "
+                            "(saturated): leaving out the smaller lambda(s) %s of baselines.lr_l1_lambdas, as glmnet",
+                            lam, explained, P.n, len(valid), rest.tolist())
+                return
 
 
 # --------------------------------------------------------------------------- KNN-GE

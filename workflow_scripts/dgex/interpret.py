@@ -282,7 +282,8 @@ def plot_linear_fits(df: pd.DataFrame, png: str | os.PathLike, svg: str | os.Pat
 
     x, y = df["adj_r2_landmarks"].to_numpy(np.float64), df["adj_r2_hidden"].to_numpy(np.float64)
     ok = np.isfinite(x) & np.isfinite(y)
-    notes = "\n".join(textwrap.fill(n, 60) for n in linear_fit_notes(df))
+    reasons = linear_fit_notes(df)
+    below = "\n".join(textwrap.fill(n, 90) for n in reasons)  # the reasons, under the axes
     fig, ax = plt.subplots(figsize=(5, 5))
     if ok.any():
         x, y = x[ok], y[ok]
@@ -302,10 +303,13 @@ def plot_linear_fits(df: pd.DataFrame, png: str | os.PathLike, svg: str | os.Pat
         ax.set_xlabel(f"adjusted $R^2$ on {on}")
         ax.set_ylabel("target genes")
         ax.set_title(f"{title}\nno comparison: the other fit's adjusted $R^2$ is n/a", fontsize=9)
-        ax.text(0.02, 0.98, notes, transform=ax.transAxes, fontsize=6, va="top")
     else:
         ax.set_axis_off()
         ax.set_title(f"{title}\nadjusted $R^2$ not applicable", fontsize=9)
-        ax.text(0.0, 0.9, notes, transform=ax.transAxes, fontsize=8, va="top")
-    fig.tight_layout()
+        ax.text(0.5, 0.5, "\n\n".join(textwrap.fill(n, 55) for n in reasons), ha="center", va="center", fontsize=8,
+                transform=ax.transAxes)
+        below = ""
+    if below:
+        fig.text(0.02, 0.01, below, fontsize=6, va="bottom")
+    fig.tight_layout(rect=(0, 0.04 + 0.025 * below.count("\n") if below else 0, 1, 1))
     save_figure(fig, png, svg, dpi)
