@@ -182,7 +182,7 @@ def test_lasso_path_stops_once_an_underdetermined_fit_saturates(caplog):
 
 @pytest.mark.parametrize("n, p", [(20, 30), (30, 30)])
 def test_lr_underdetermined_is_the_minimum_norm_solution(n, p):
-    """n <= p (centered rank n - 1 < p): slopes equal numpy.linalg.lstsq's on the centered data and scikit-learn's LinearRegression."""
+    """n <= p (centered rank n - 1 < p): slopes are numpy.linalg.lstsq's on the centered data, as LinearRegression's."""
     X, Y = correlated_data(n=n, p=p, T=5)
     X_new, _ = correlated_data(n=40, p=p, seed=2)
     fit = B.ols_fit(B.training_products(X, Y))

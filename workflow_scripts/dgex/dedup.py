@@ -237,7 +237,8 @@ def check_n_clusters(n_clusters: int, n_profiles: int, what: str = "the compendi
     if n_clusters >= n_profiles:
         raise ValueError(f"dedup.n_clusters={n_clusters} is not below the {n_profiles} profiles of {what}: every profile "
                          f"would be its own cluster and no duplicate could be found; set dedup.n_clusters below "
-                         f"{n_profiles} (e.g. {max(1, n_profiles // 20)}) or dedup.method: exact (all pairs, for small compendia)")
+                         f"{n_profiles} (e.g. {max(1, n_profiles // 20)}) or dedup.method: exact (all pairs, for small "
+                         "compendia)")
 
 
 def deduplicate(X: np.ndarray | ProfileSource, threshold: float = 1.0, method: str = "kmeans", n_clusters: int = 100,
