@@ -7,6 +7,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+# the library's own size checks also run at DAG time, whatever environment Snakemake itself runs in
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 from dgex.dedup import check_n_clusters
 from dgex.io import InputError, gctx_shape

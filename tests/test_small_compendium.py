@@ -48,6 +48,20 @@ def test_more_clusters_than_profiles_names_the_setting():
         check_n_clusters(100, 100)
 
 
+def test_tables_mark_a_min_norm_lr_and_say_why(tmp_path):
+    from dgex.tables import mark_solutions
+
+    rec = {"method": "lr", "min_norm": True, "reason": "192 training profiles <= 943 landmarks (underdetermined)"}
+    (tmp_path / "solution.json").write_text(json.dumps(rec))
+    df = pd.DataFrame({"method": ["lr", "knn"], "label": ["LR", "KNN-GE"], "baseline": ["lr", "knn"],
+                       "baseline_label": ["LR", "KNN-GE"]})
+    marked, notes = mark_solutions(df, [str(tmp_path / "solution.json")])
+    assert marked["label"].tolist() == marked["baseline_label"].tolist() == ["LR (min-norm)", "KNN-GE"]
+    assert notes == ["LR (min-norm): 192 training profiles <= 943 landmarks (underdetermined)."]
+    (tmp_path / "solution.json").write_text(json.dumps(rec | {"min_norm": False}))
+    assert mark_solutions(df, [str(tmp_path / "solution.json")])[0].equals(df)
+
+
 @pytest.mark.slow
 def test_impossible_settings_stop_before_the_first_job(tmp_path):
     """dedup.n_clusters >= profiles, or a split left empty: the run stops at DAG time naming the setting; nothing is written."""

@@ -190,7 +190,7 @@ class LinearFit:
     def adjusted_r2(self, rcond: float = 1e-10) -> tuple[np.ndarray, np.ndarray, int]:
         """(R^2, adjusted R^2, rank of the predictors) for every column of Y; adjusted R^2 is NaN where not applicable.
 
-        It is not applicable when n <= rank + 1 (more predictors than profiles): the fit then interpolates the profiles
+        It is not applicable when n <= rank + 1 (too few profiles for the predictors): the fit then interpolates the profiles
         (R^2 = 1) and leaves no residual degrees of freedom (see adjusted_r2_not_applicable).
         """
         n = self.n
