@@ -11,6 +11,7 @@ rule fit_linear_regression:
         train=f"{RESULTS}/splits/geo_tr.h5",
     output:
         model=f"{RESULTS}/models/lr/model.npz",
+        solution=f"{RESULTS}/models/lr/solution.json",
         predictions=expand(f"{RESULTS}/predictions/lr/{{split}}.h5", split=eval_splits()),
         provenance=f"{RESULTS}/models/lr/model.npz.prov.json",
     resources:

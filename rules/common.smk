@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import sys
 import warnings
 from pathlib import Path
 
@@ -43,6 +44,12 @@ _floats = list(float_integers(config, yaml.safe_load(SCHEMA.read_text())))
 if _floats:
     raise ValueError("these settings must be integers, written without a decimal point: "
                      + ", ".join(f"{k}: {v!r} (write {int(v)})" for k, v in _floats))
+
+# the library's own size checks also run at DAG time, whatever environment Snakemake itself runs in
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
+from dgex.dedup import check_n_clusters
+from dgex.io import InputError, gctx_shape
+from dgex.splits import split_sizes
 
 
 RESULTS = f"results/{config['run_name']}"
@@ -273,6 +280,11 @@ def improvement_inputs(wildcards):
     return {s: evaluation_files(s) for s in keys}
 
 
+def baseline_solutions():
+    """How LR was solved (unique or minimum-norm, models/lr/solution.json), for the tables to mark it; none without LR."""
+    return [f"{RESULTS}/models/lr/solution.json"] if "lr" in config["baselines"]["methods"] else []
+
+
 def pearson_inputs(wildcards):
     """Per-gene evaluations of every method on each test split, keyed by split."""
     return {s: evaluation_files(s) for s in test_splits()}
@@ -304,6 +316,32 @@ def final_outputs():
     out += [f"{RESULTS}/figures/{f}.{ext}" for f in figures for ext in ("png", "svg")]
     out += interpretation_outputs() + inference_outputs()
     return out
+
+
+# ---- Small compendia: settings that cannot work at the data's size stop the run before its first job.
+def geo_profiles_before_jobs():
+    """(profiles, what) of GEO when cheap to know now: data.demo.n_geo, or an existing GCTX's header; else None."""
+    if config["data"]["source"] == "demo" and not config["data"]["compendium"]:
+        return config["data"]["demo"]["n_geo"], "the demo GEO (data.demo.n_geo)"
+    path = raw_path("geo")
+    try:
+        return gctx_shape(path)[1], f"{path} (before deduplication)"
+    except (InputError, OSError):
+        return None  # not there yet (a download) or not a readable GCTX: the first job reading it says so
+
+
+def check_data_size():
+    """ValueError naming the setting when the compendium is too small for dedup.n_clusters or the split fractions."""
+    known = geo_profiles_before_jobs()
+    if known is None:
+        return
+    n, what = known
+    if config["dedup"]["method"] == "kmeans":
+        check_n_clusters(config["dedup"]["n_clusters"], n, what)
+    split_sizes(n, config["splits"], what)
+
+
+check_data_size()
 
 
 # ---- Job resources: memory (MB) and wall time (minutes) that cluster schedulers reserve (README, "Running on a cluster").

@@ -6,6 +6,7 @@
 rule make_summary_table:
     input:
         unpack(summary_inputs),
+        solutions=baseline_solutions(),
     output:
         tsv=f"{RESULTS}/tables/summary_{{split}}.tsv",
         md=f"{RESULTS}/tables/summary_{{split}}.md",
@@ -31,6 +32,7 @@ rule make_summary_table:
 rule make_dropout_table:
     input:
         per_gene=dropout_table_inputs,
+        solutions=baseline_solutions(),
     output:
         tsv=f"{RESULTS}/tables/dropout_{{split}}.tsv",
         md=f"{RESULTS}/tables/dropout_{{split}}.md",
@@ -56,6 +58,7 @@ rule make_dropout_table:
 rule make_improvement_table:
     input:
         unpack(improvement_inputs),
+        solutions=baseline_solutions(),
     output:
         tsv=f"{RESULTS}/tables/improvement.tsv",
         md=f"{RESULTS}/tables/improvement.md",
@@ -82,6 +85,7 @@ rule make_improvement_table:
 rule make_pearson_table:
     input:
         unpack(pearson_inputs),
+        solutions=baseline_solutions(),
     output:
         tsv=f"{RESULTS}/tables/pearson.tsv",
         md=f"{RESULTS}/tables/pearson.md",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,32 @@ def load_per_gene(paths: list[str]) -> dict[str, pd.DataFrame]:
             df = df.set_index("gene").loc[first[1]["gene"]].reset_index()
         out[Path(p).parent.name] = df
     return out
+
+
+MIN_NORM_MARK = " (min-norm)"
+
+
+def mark_solutions(df: pd.DataFrame, solutions: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Labels of baselines solved as a minimum-norm fit (models/<method>/solution.json) marked, and the notes saying why.
+
+    Marks the `label` of rows whose `method` matches, and the `baseline_label` of rows whose `baseline` does.
+    """
+    notes, marked = [], []
+    for path in solutions:
+        try:
+            rec = json.loads(Path(path).read_text())
+            method, min_norm, reason = rec["method"], bool(rec["min_norm"]), rec["reason"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}: cannot read the baseline's solution record: {exc}") from exc
+        if min_norm:
+            marked.append(method)
+            notes.append(f"{method_label(method)}{MIN_NORM_MARK}: {reason}.")
+    df = df.copy()
+    for method_col, label_col in (("method", "label"), ("baseline", "baseline_label")):
+        if method_col in df and label_col in df:
+            hit = df[method_col].isin(marked)
+            df.loc[hit, label_col] = df.loc[hit, label_col] + MIN_NORM_MARK
+    return df, notes
 
 
 # --------------------------------------------------------------------------- overall errors
