@@ -1,6 +1,7 @@
 # Helpers shared by the rules: config validation, paths, and the named input functions.
 
 import itertools
+import json
 import math
 from pathlib import Path
 
@@ -93,13 +94,29 @@ def architectures():
     return names
 
 
+def arch_shape(arch):
+    """(hidden layers, units per layer) of an architecture name like h3x9000_d25."""
+    layers, units = arch[1:].split("_d")[0].split("x")
+    return int(layers), int(units)
+
+
 # dgex settings that say where and how to run, not what to compute: changing them does not retrain
 DGEX_RUN_OPTIONS = ("distribute", "memory_limit_gb")
 
 
-def dgex_training_settings():
-    """The dgex config section without the run options (a params change reruns training)."""
-    return {k: v for k, v in config["dgex"].items() if k not in DGEX_RUN_OPTIONS}
+def dgex_learning_rate(layers):
+    """dgex.learning_rate of a network with `layers` hidden layers: the number, the list's entry for that depth (its
+    last for deeper ones), or null (the trainer's default: the paper's 5e-4 for one hidden layer, 3e-4 for more)."""
+    lr = config["dgex"]["learning_rate"]
+    return float(lr[min(layers, len(lr)) - 1]) if isinstance(lr, list) else lr
+
+
+def dgex_training_settings(wildcards):
+    """A training job's dgex settings: the section without the run options, with the learning rate of its depth (so an
+    edit reruns exactly the jobs it changes)."""
+    settings = {k: v for k, v in config["dgex"].items() if k not in DGEX_RUN_OPTIONS}
+    settings["learning_rate"] = dgex_learning_rate(arch_shape(wildcards.arch)[0])
+    return settings
 
 
 def n_parts():
@@ -196,12 +213,13 @@ def report_split_subcategory(wildcards):
 
 
 def final_outputs():
-    """What `snakemake` builds by default: every table (TSV, Markdown, HTML) and figure (PNG, SVG)."""
+    """What `snakemake` builds by default: every table (TSV, Markdown, HTML), figure (PNG, SVG) and interpretation output
+    (inference_outputs adds the inferred L1000 file)."""
     tables = [f"summary_{s}" for s in test_splits()] + [f"dropout_{s}" for s in eval_splits()] + ["improvement", "pearson"]
     figures = [f"{fig}_{s}" for s in test_splits() for fig in ("architecture", "error_density", "scatter", "epochs")]
     out = [f"{RESULTS}/tables/{t}.{ext}" for t in tables for ext in ("tsv", "md", "html")]
     out += [f"{RESULTS}/figures/{f}.{ext}" for f in figures for ext in ("png", "svg")]
-    out += interpretation_outputs() + inference_outputs()
+    out += interpretation_outputs()
     return out
 
 
@@ -227,7 +245,7 @@ def dgex_job_size(wildcards, input):
     """(parameters, training profiles, evaluated profiles, targets) of one D-GEX training job, from its inputs."""
     import csv
 
-    layers, units = (int(v) for v in wildcards.arch[1:].split("_d")[0].split("x"))
+    layers, units = arch_shape(wildcards.arch)
     n_train, _, n_in = matrix_shape(input.train)
     with open(input.partition, newline="") as fh:
         n_out = sum(1 for row in csv.DictReader(fh, delimiter="\t") if row["part"] == wildcards.part)
@@ -261,10 +279,15 @@ def data_mem_mb(wildcards, input, attempt):
 
 
 # ---- Interpretation (rules/interpret.smk) and inference on L1000 profiles (rules/infer.smk); docs/inference.md.
-def dgex_model_file(arch, part, criterion):
-    """The best D-GEX network of one architecture and part, selected on GEO (geo) or 1000 Genomes (rnaseq)."""
+def require_rnaseq(criterion):
+    """Fail clearly when a model selected on RNA-Seq (1000 Genomes) is asked of a run without RNA-Seq data."""
     if criterion == "rnaseq" and not config["data"]["rnaseq"]:
         raise ValueError("model: rnaseq needs data.rnaseq: true (the RNA-Seq model is selected on 1000 Genomes)")
+
+
+def dgex_model_file(arch, part, criterion):
+    """The best D-GEX network of one architecture and part, selected on GEO (geo) or 1000 Genomes (rnaseq)."""
+    require_rnaseq(criterion)
     return f"{RESULTS}/models/dgex/{arch}/part{part}/best_{criterion}.keras"
 
 
@@ -293,9 +316,23 @@ def interpretation_outputs():
     return out
 
 
+# inference.model -> the validation split its D-GEX is selected on (as the paper: GEO-va, or 1000G-va for RNA-Seq)
+SELECTION_SPLITS = {"geo": "geo_va", "rnaseq": "g1000_va"}
+
+
+def selection_inputs(wildcards):
+    """Validation evaluations of every D-GEX of the grid, from which the architecture for inference is selected."""
+    require_rnaseq(wildcards.model)
+    return expand(f"{RESULTS}/evaluation/dgex_{{arch}}/{SELECTION_SPLITS[wildcards.model]}.tsv", arch=architectures())
+
+
 def inference_architecture():
-    """The architecture used for inference: inference.architecture, or the first of the grid."""
-    arch = config["inference"]["architecture"] or architectures()[0]
+    """The architecture used for inference: inference.architecture, or (null) the one selected on validation, read from
+    the select_architecture checkpoint (so only inside an input function)."""
+    arch = config["inference"]["architecture"]
+    if arch is None:
+        selection = checkpoints.select_architecture.get(model=config["inference"]["model"]).output.selection
+        arch = json.loads(Path(selection).read_text())["architecture"]
     if arch not in architectures():
         raise ValueError(f"inference.architecture={arch!r} is not in the dgex grid {architectures()}")
     return arch
@@ -333,8 +370,8 @@ def inference_inputs(wildcards):
     return {"bundle": f"{RESULTS}/bundles/{wildcards.arch}/manifest.json", "profiles": inference_input_file()}
 
 
-def inference_outputs():
-    """The inferred GCTX when inference.input names a file, else nothing."""
+def inference_outputs(wildcards=None):
+    """The inferred GCTX when inference.input names a file, else nothing (an input function of rule all)."""
     if not config["inference"]["input"]:
         return []
     stem = Path(inference_input_file()).name

@@ -17,7 +17,7 @@ rule train_dgex:
         ),
         provenance=f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/best_geo.keras.prov.json",
     params:
-        dgex=dgex_training_settings(),
+        dgex=dgex_training_settings,
         seed=config["seed"],
         checkpoint_dir=f"{RESULTS}/checkpoints/dgex/{{arch}}/part{{part}}",
     resources:
