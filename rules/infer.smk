@@ -30,6 +30,7 @@ checkpoint select_architecture:
         validation=selection_inputs,
     output:
         selection=f"{RESULTS}/selection/{{model}}.json",
+        provenance=f"{RESULTS}/selection/{{model}}.json.prov.json",
     wildcard_constraints:
         model="geo|rnaseq",
     params:

@@ -105,8 +105,8 @@ def test_paper_preset_plans_54_training_jobs_with_the_paper_rates(tmp_path):
     counts = {line.split()[0]: int(line.split()[1]) for line in proc.stdout.splitlines()
               if len(line.split()) == 2 and line.split()[1].isdigit()}
     assert counts["train_dgex"] == 54 and counts["join_dgex_predictions"] == 27 * 4
-    assert {"download_source", "fit_linear_regression", "fit_lasso_regression", "fit_ridge_regression",
-            "fit_knn_ge"} <= set(counts)
+    assert {f"download_{s}" for s in ("geo", "gtex", "g1000", "map_lm", "map_tg")} <= set(counts)
+    assert {"fit_linear_regression", "fit_lasso_regression", "fit_ridge_regression", "fit_knn_ge"} <= set(counts)
     assert "generate_demo_data" not in counts
     # the same DAG through Snakemake's API, to read each training job's params
     proc = subprocess.run([sys.executable, "-c", DAG_SCRIPT, str(REPO / "Snakefile"), str(tmp_path), str(PRESETS["paper"])],
