@@ -199,12 +199,18 @@ def test_the_demo_gets_no_published_values(tiny_run):
 # --------------------------------------------------------------------------- inference on the selected architecture
 @pytest.mark.slow
 def test_inference_uses_the_architecture_selected_on_validation(tmp_path):
-    """A grid whose first architecture (1 hidden unit) is not the best on GEO-va: the bundle and inference use the best."""
+    """A grid whose first architecture (1 hidden unit) is not the best on GEO-va: the bundle and inference use the best.
+    The same run forces the published values (tables.paper_values: true) through the table rules."""
     write_config(tmp_path, {"dgex": {"layers": [1], "units": [1, 64], "dropout": [0.0], "epochs": 8},
                             "partitions": {"method": "random", "n_parts": 1}, "baselines": {"methods": ["lr"]},
-                            "interpretation": {"enabled": False}, "inference": {"input": "demo", "architecture": None}})
+                            "interpretation": {"enabled": False}, "inference": {"input": "demo", "architecture": None},
+                            "tables": {"paper_values": True}})
     run_snakemake(tmp_path)
     R = tmp_path / "results" / "tiny"
+    table = pd.read_csv(R / "tables" / "summary_gtex_te.tsv", sep="\t").set_index("method")
+    assert table.loc["lr", "paper_mae"] == 0.4702 and table.loc["lr", "paper_share_genes_dgex_lower_pct"] == 81.31
+    assert "not on the paper's scale" in (R / "tables" / "summary_gtex_te.md").read_text()  # standardization.stats: geo_tr
+    assert "| 0.3784 |" in (R / "tables" / "improvement.md").read_text()
     errors = {a: pd.read_csv(R / "evaluation" / f"dgex_{a}" / "geo_va.tsv", sep="\t")["mae"].mean()
               for a in ("h1x1_d00", "h1x64_d00")}
     best = min(errors, key=errors.get)

@@ -368,7 +368,8 @@ def paper_notes(caveat: str | None) -> list[str]:
     notes = [f"Paper columns: the values published in {CITATION}, beside this run's; blank where the paper's number is "
              "not on record here (workflow_scripts/dgex/paper_values.py lists each value with its source). For the "
              "selected D-GEX the paper's value is that of the D-GEX the paper selected on validation."]
-    notes += [f"Sources: {s}." for s in SOURCES.values()]
+    notes.append(f"Sources: the relative improvements and shares of genes, {SOURCES['abstract']}; the overall errors, "
+                 f"{SOURCES['tables']}.")
     return notes + ([caveat] if caveat else [])
 
 
