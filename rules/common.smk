@@ -301,12 +301,26 @@ def interpreted_models(wildcards):
     return [dgex_model_file(wildcards.arch, p, config["interpretation"]["model"]) for p in range(n_parts())]
 
 
+# the interpretation settings a job computes with (interpretation.architectures only decides which jobs exist)
+INTERPRETATION_PARAMS = rule_settings("interpretation", "enabled", "model", "input_sd", "output_sd", "hub_sd")
+
+
+def interpreted_architectures():
+    """interpretation.architectures (checked against the grid), or every architecture of the grid when it is empty."""
+    chosen = config["interpretation"]["architectures"] or architectures()
+    unknown = [a for a in chosen if a not in architectures()]
+    if unknown:
+        raise ValueError(f"interpretation.architectures: {unknown} not in the dgex grid {architectures()}")
+    return chosen
+
+
 def interpretation_outputs():
-    """Interpretation tables and figures: linear fits for every architecture, major weights for 1-hidden-layer ones."""
+    """Interpretation tables and figures: linear fits for every interpreted architecture, major weights for the
+    1-hidden-layer ones."""
     if not config["interpretation"]["enabled"]:
         return []
     out = []
-    for arch in architectures():
+    for arch in interpreted_architectures():
         out += [f"{RESULTS}/interpretation/{arch}/linear_fits.tsv"]
         out += [f"{RESULTS}/figures/linear_fits_{arch}.{ext}" for ext in ("png", "svg")]
         if arch.startswith("h1x"):

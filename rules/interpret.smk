@@ -18,7 +18,7 @@ rule find_major_weights:
         svg=f"{RESULTS}/figures/major_weights_{{arch}}_part{{part}}.svg",
         provenance=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/major_weights.tsv.prov.json",
     params:
-        interpretation=config["interpretation"],
+        interpretation=INTERPRETATION_PARAMS,
         dpi=config["figures"]["dpi"],
     log:
         f"{LOGS}/find_major_weights/{{arch}}_part{{part}}.log",
@@ -46,7 +46,7 @@ rule compare_linear_fits:
         svg=f"{RESULTS}/figures/linear_fits_{{arch}}.svg",
         provenance=f"{RESULTS}/interpretation/{{arch}}/linear_fits.tsv.prov.json",
     params:
-        interpretation=config["interpretation"],
+        interpretation=INTERPRETATION_PARAMS,
         dpi=config["figures"]["dpi"],
         color=config["figures"]["colors"].get("dgex", "#c0392b"),
         point_size=config["figures"]["point_size"],
