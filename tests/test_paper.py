@@ -222,3 +222,14 @@ def test_inference_uses_the_architecture_selected_on_validation(tmp_path):
     selection = json.loads((R / "selection" / "geo.json").read_text())
     assert selection["architecture"] == best and selection["validation_split"] == "geo_va"
     assert selection["validation_mae"] == pytest.approx(errors)
+
+
+def test_interpretation_architectures_pick_the_jobs_and_are_checked(tmp_path):
+    grid = {"dgex": {"layers": [1, 2], "units": [8], "dropout": [0.1]}}
+    write_config(tmp_path, grid | {"interpretation": {"architectures": ["h2x8_d10"]}})
+    out = run_snakemake(tmp_path, "-n").stdout
+    assert "interpretation/h2x8_d10/linear_fits.tsv" in out
+    assert "interpretation/h1x8_d10" not in out and "find_major_weights" not in out
+    write_config(tmp_path, grid | {"interpretation": {"architectures": ["h3x8_d10"]}})
+    proc = run_snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode != 0 and "interpretation.architectures: ['h3x8_d10'] not in the dgex grid" in proc.stdout + proc.stderr
