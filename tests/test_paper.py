@@ -54,7 +54,7 @@ def test_presets_validate_and_are_the_paper(name):
     preset = flatten(yaml.safe_load(PRESETS[name].read_text()))
     demo = flatten(yaml.safe_load((REPO / "config.yaml").read_text()))
     science = ("genes.", "dedup.", "quantile_normalization.", "standardization.", "splits.", "partitions.", "dgex.",
-               "baselines.")
+               "baselines.", "interpretation.", "inference.")
     leaked = [k for k in demo if k.startswith(science) and k not in preset and k not in ("dgex.distribute", "dgex.memory_limit_gb")]
     assert not leaked, f"{name}: demo settings leak into the paper run: {leaked}"
 
