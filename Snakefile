@@ -31,4 +31,5 @@ include: "rules/verify.smk"
 rule all:
     input:
         final_outputs(),
+        inference_outputs,
     default_target: True

@@ -1,6 +1,7 @@
 # Helpers shared by the rules: config validation, paths, and the named input functions.
 
 import itertools
+import json
 import math
 import sys
 import warnings
@@ -149,10 +150,19 @@ DGEX_RUN_OPTIONS = ("distribute", "memory_limit_gb", "gpus", "gpu_pool_dir")
 DGEX_GRID = ("layers", "units", "dropout")
 
 
+def dgex_learning_rate(layers):
+    """dgex.learning_rate of a network with `layers` hidden layers: the number, the list's entry for that depth (its
+    last for deeper ones), or null (the trainer's default: the paper's 5e-4 for one hidden layer, 3e-4 for more)."""
+    lr = config["dgex"]["learning_rate"]
+    return float(lr[min(layers, len(lr)) - 1]) if isinstance(lr, list) else lr
+
+
 def dgex_training_settings(wildcards):
-    """One training job's params: its own architecture and the training settings (not the grid, not run options)."""
+    """One training job's params: its own architecture, and the training settings with the learning rate of its depth
+    (not the grid, not run options), so an edit reruns exactly the jobs it changes."""
     layers, units, dropout = parse_architecture(wildcards.arch)
     settings = {k: v for k, v in config["dgex"].items() if k not in DGEX_RUN_OPTIONS + DGEX_GRID}
+    settings["learning_rate"] = dgex_learning_rate(layers)
     return settings | {"architecture": {"layers": layers, "units": units, "dropout": dropout}}
 
 
@@ -309,12 +319,13 @@ def report_split_subcategory(wildcards):
 
 
 def final_outputs():
-    """What `snakemake` builds by default: every table (TSV, Markdown, HTML) and figure (PNG, SVG)."""
+    """What `snakemake` builds by default: every table (TSV, Markdown, HTML), figure (PNG, SVG) and interpretation output
+    (inference_outputs adds the inferred L1000 file)."""
     tables = [f"summary_{s}" for s in test_splits()] + [f"dropout_{s}" for s in eval_splits()] + ["improvement", "pearson"]
     figures = [f"{fig}_{s}" for s in test_splits() for fig in ("architecture", "error_density", "scatter", "epochs")]
     out = [f"{RESULTS}/tables/{t}.{ext}" for t in tables for ext in ("tsv", "md", "html")]
     out += [f"{RESULTS}/figures/{f}.{ext}" for f in figures for ext in ("png", "svg")]
-    out += interpretation_outputs() + inference_outputs()
+    out += interpretation_outputs()
     return out
 
 
@@ -407,10 +418,15 @@ def data_mem_mb(wildcards, input, attempt):
 
 
 # ---- Interpretation (rules/interpret.smk) and inference on L1000 profiles (rules/infer.smk); docs/inference.md.
-def dgex_model_file(arch, part, criterion):
-    """The best D-GEX network of one architecture and part, selected on GEO (geo) or 1000 Genomes (rnaseq)."""
+def require_rnaseq(criterion):
+    """Fail clearly when a model selected on RNA-Seq (1000 Genomes) is asked of a run without RNA-Seq data."""
     if criterion == "rnaseq" and not config["data"]["rnaseq"]:
         raise ValueError("model: rnaseq needs data.rnaseq: true (the RNA-Seq model is selected on 1000 Genomes)")
+
+
+def dgex_model_file(arch, part, criterion):
+    """The best D-GEX network of one architecture and part, selected on GEO (geo) or 1000 Genomes (rnaseq)."""
+    require_rnaseq(criterion)
     return f"{RESULTS}/models/dgex/{arch}/part{part}/best_{criterion}.keras"
 
 
@@ -424,12 +440,25 @@ def interpreted_models(wildcards):
     return [dgex_model_file(wildcards.arch, p, config["interpretation"]["model"]) for p in range(n_parts())]
 
 
+# the interpretation settings a job computes with (interpretation.architectures only decides which jobs exist)
+
+
+def interpreted_architectures():
+    """interpretation.architectures (checked against the grid), or every architecture of the grid when it is empty."""
+    chosen = config["interpretation"]["architectures"] or architectures()
+    unknown = [a for a in chosen if a not in architectures()]
+    if unknown:
+        raise ValueError(f"interpretation.architectures: {unknown} not in the dgex grid {architectures()}")
+    return chosen
+
+
 def interpretation_outputs():
-    """Interpretation tables and figures: linear fits for every architecture, major weights for 1-hidden-layer ones."""
+    """Interpretation tables and figures: linear fits for every interpreted architecture, major weights for the
+    1-hidden-layer ones."""
     if not config["interpretation"]["enabled"]:
         return []
     out = []
-    for arch in architectures():
+    for arch in interpreted_architectures():
         out += [f"{RESULTS}/interpretation/{arch}/linear_fits.tsv"]
         out += [f"{RESULTS}/figures/linear_fits_{arch}.{ext}" for ext in ("png", "svg")]
         if arch.startswith("h1x"):
@@ -439,9 +468,23 @@ def interpretation_outputs():
     return out
 
 
+# inference.model -> the validation split its D-GEX is selected on (as the paper: GEO-va, or 1000G-va for RNA-Seq)
+SELECTION_SPLITS = {"geo": "geo_va", "rnaseq": "g1000_va"}
+
+
+def selection_inputs(wildcards):
+    """Validation evaluations of every D-GEX of the grid, from which the architecture for inference is selected."""
+    require_rnaseq(wildcards.model)
+    return expand(f"{RESULTS}/evaluation/dgex_{{arch}}/{SELECTION_SPLITS[wildcards.model]}.tsv", arch=architectures())
+
+
 def inference_architecture():
-    """The architecture used for inference: inference.architecture, or the first of the grid."""
-    arch = config["inference"]["architecture"] or architectures()[0]
+    """The architecture used for inference: inference.architecture, or (null) the one selected on validation, read from
+    the select_architecture checkpoint (so only inside an input function)."""
+    arch = config["inference"]["architecture"]
+    if arch is None:
+        selection = checkpoints.select_architecture.get(model=config["inference"]["model"]).output.selection
+        arch = json.loads(Path(selection).read_text())["architecture"]
     if arch not in architectures():
         raise ValueError(f"inference.architecture={arch!r} is not in the dgex grid {architectures()}")
     return arch
@@ -479,8 +522,8 @@ def inference_inputs(wildcards):
     return {"bundle": f"{RESULTS}/bundles/{wildcards.arch}/manifest.json", "profiles": inference_input_file()}
 
 
-def inference_outputs():
-    """The inferred GCTX when inference.input names a file, else nothing."""
+def inference_outputs(wildcards=None):
+    """The inferred GCTX when inference.input names a file, else nothing (an input function of rule all)."""
     if not config["inference"]["input"]:
         return []
     stem = Path(inference_input_file()).name

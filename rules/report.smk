@@ -7,6 +7,7 @@ rule make_summary_table:
     input:
         unpack(summary_inputs),
         solutions=baseline_solutions(),
+        genes=f"{RESULTS}/standardized/geo_gene_stats.tsv",  # landmarks and targets: is this the paper's gene set?
     output:
         tsv=f"{RESULTS}/tables/summary_{{split}}.tsv",
         md=f"{RESULTS}/tables/summary_{{split}}.md",
@@ -18,7 +19,8 @@ rule make_summary_table:
         ),
         provenance=f"{RESULTS}/tables/summary_{{split}}.tsv.prov.json",
     params:
-        tables=rule_settings("tables", "decimals", "percent_decimals", "dropout"),
+        tables=rule_settings("tables", "decimals", "percent_decimals", "dropout", "paper_values"),
+        standardization=config["standardization"]["stats"],
     log:
         f"{LOGS}/make_summary_table/{{split}}.log",
     benchmark:
@@ -59,6 +61,7 @@ rule make_improvement_table:
     input:
         unpack(improvement_inputs),
         solutions=baseline_solutions(),
+        genes=f"{RESULTS}/standardized/geo_gene_stats.tsv",
     output:
         tsv=f"{RESULTS}/tables/improvement.tsv",
         md=f"{RESULTS}/tables/improvement.md",
@@ -70,7 +73,8 @@ rule make_improvement_table:
         ),
         provenance=f"{RESULTS}/tables/improvement.tsv.prov.json",
     params:
-        tables=rule_settings("tables", "decimals", "percent_decimals"),
+        tables=rule_settings("tables", "decimals", "percent_decimals", "paper_values"),
+        standardization=config["standardization"]["stats"],
         test_splits=test_splits(),
     log:
         f"{LOGS}/make_improvement_table.log",

@@ -1,6 +1,8 @@
 """Rule make_improvement_table: relative improvement of the selected D-GEX over each baseline and its share of genes won."""
 from dgex import rulekit
-from dgex.tables import VALIDATION_OF, improvement_document, improvement_table, load_per_gene, mark_solutions, write_table
+from dgex.paper_values import scale_caveat, show_paper_values
+from dgex.tables import (VALIDATION_OF, gene_set_size, improvement_document, improvement_table,
+                         improvement_with_paper_values, load_per_gene, mark_solutions, write_table)
 
 
 def main(smk, log):
@@ -10,7 +12,10 @@ def main(smk, log):
     df = improvement_table(tests, validations)
     df, notes = mark_solutions(df, list(smk.input.solutions))
     t = smk.params.tables
-    doc = improvement_document(df, t["decimals"], t["percent_decimals"])
+    caveat = None
+    if show_paper_values(t["paper_values"], *gene_set_size(smk.input.genes)):
+        df, caveat = improvement_with_paper_values(df), scale_caveat(splits, smk.params.standardization)
+    doc = improvement_document(df, t["decimals"], t["percent_decimals"], caveat)
     doc.notes += notes
     write_table(smk.output, df, doc, log)
 
