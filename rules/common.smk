@@ -5,7 +5,7 @@ import json
 import math
 import sys
 import warnings
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import yaml
 from snakemake.utils import validate
@@ -16,7 +16,10 @@ RUN_NAME_RULE = "a plain folder name under results/: letters, digits, '_', '-', 
 
 def check_run_name(name):
     """Refuse a run_name that is not one folder under results/ ('..' escapes it, '.' is results/ itself)."""
-    if isinstance(name, str) and (not name.strip(".") or "/" in name or "\\" in name):
+    # a separator (POSIX or Windows) makes `name` differ from its own last component
+    if isinstance(name, str) and (
+        not name.strip(".") or name != PurePosixPath(name).name or name != PureWindowsPath(name).name
+    ):
         raise ValueError(f"run_name: {name!r} is not {RUN_NAME_RULE}")
 
 
