@@ -2,7 +2,7 @@
 # LR-L1, LR-L2 and KNN-GE pick their hyper-parameter on geo_va for the GEO splits and on g1000_va for the RNA-Seq ones.
 
 # evaluation split -> the validation split its hyper-parameter is chosen on
-BASELINE_SELECTION = {split: TEST_SPLITS.get(split, split) for split in eval_splits()}
+BASELINE_SELECTION = {split: layout.selection_split(split) for split in eval_splits()}
 
 
 rule fit_linear_regression:

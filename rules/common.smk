@@ -1,10 +1,17 @@
 # Helpers shared by the rules: config validation, paths, and the named input functions.
 
-import itertools
 import math
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
+
+sys.path.insert(0, f"{workflow.basedir}/workflow_scripts")  # the workflow's own dgex library, before any installed one
+
+from dgex import layout
+from dgex.architecture import NAME_PATTERN, RESOURCE_MARGIN, Architecture, TrainingJob, grid
+from dgex.artifacts import part_genes, read_partition
+from dgex.dgex_model import training_params
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -21,22 +28,13 @@ RAW_FILES = {
     "map_lm": "map_lm.txt",
     "map_tg": "map_tg.txt",
 }
-RNASEQ_DATASETS = ["g1000", "gtex"]
 DOWNLOAD_SOURCES = ["geo", "gtex", "g1000", "map_lm", "map_tg"]
-# evaluation split -> (dataset it comes from, the D-GEX model selected for it)
-EVAL_SPLITS = {
-    "geo_va": "geo",
-    "geo_te": "geo",
-    "g1000_va": "rnaseq",
-    "gtex_te": "rnaseq",
-}
-TEST_SPLITS = {"geo_te": "geo_va", "gtex_te": "g1000_va"}
 
 
 wildcard_constraints:
-    dataset="geo|gtex|g1000",
-    split="geo_tr|geo_va|geo_te|g1000_va|gtex_te",
-    arch=r"h\d+x\d+_d\d+",
+    dataset="|".join(layout.DATASETS),
+    split="|".join(layout.SPLITS),
+    arch=NAME_PATTERN,
     part=r"\d+",
     method=r"[a-z0-9_]+",
 
@@ -62,44 +60,25 @@ def download_mirrors():
     return [m] if isinstance(m, str) else list(m)
 
 
-def datasets():
-    """The datasets of this run: GEO, plus the RNA-Seq sets unless data.rnaseq is false."""
-    return ["geo"] + (RNASEQ_DATASETS if config["data"]["rnaseq"] else [])
-
-
-def splits():
-    """Every split file this run writes."""
-    return ["geo_tr", "geo_va", "geo_te"] + (["g1000_va", "gtex_te"] if config["data"]["rnaseq"] else [])
-
-
 def eval_splits():
     """The validation and test splits on which methods are scored."""
-    return [s for s in EVAL_SPLITS if s in splits()]
+    return layout.eval_splits(config["data"]["rnaseq"])
 
 
 def test_splits():
     """The test splits that tables and figures report."""
-    return [s for s in TEST_SPLITS if s in splits()]
+    return layout.test_splits(config["data"]["rnaseq"])
 
 
 def architectures():
     """Every architecture of the configured grid, as wildcard names like h1x3000_d10."""
     d = config["dgex"]
-    names = []
-    for layers, units, dropout in itertools.product(d["layers"], d["units"], d["dropout"]):
-        if abs(dropout * 100 - round(dropout * 100)) > 1e-9:
-            raise ValueError(f"dgex.dropout: {dropout} must be a whole percent (0.1, 0.25, ...): it names the job, e.g. _d25")
-        names.append(f"h{layers}x{units}_d{int(round(dropout * 100)):02d}")
-    return names
-
-
-# dgex settings that say where and how to run, not what to compute: changing them does not retrain
-DGEX_RUN_OPTIONS = ("distribute", "memory_limit_gb")
+    return [a.name for a in grid(d["layers"], d["units"], d["dropout"])]
 
 
 def dgex_training_settings():
     """The dgex config section without the run options (a params change reruns training)."""
-    return {k: v for k, v in config["dgex"].items() if k not in DGEX_RUN_OPTIONS}
+    return training_params(config["dgex"])
 
 
 def n_parts():
@@ -111,11 +90,6 @@ def n_parts():
 def methods():
     """Every method scored: the baselines, then one D-GEX per architecture."""
     return list(config["baselines"]["methods"]) + [f"dgex_{a}" for a in architectures()]
-
-
-def rule_params(section):
-    """A config section, as passed to a rule's params (edits rerun exactly the rules that use it)."""
-    return config[section]
 
 
 def rule_settings(section, *keys):
@@ -135,7 +109,7 @@ def qnorm_data_input(wildcards):
 
 def split_input(wildcards):
     """The standardized dataset a split is cut from."""
-    return f"{RESULTS}/standardized/{wildcards.split.split('_')[0]}.h5"
+    return f"{RESULTS}/standardized/{layout.dataset_of(wildcards.split)}.h5"
 
 
 def train_eval_inputs(wildcards):
@@ -157,7 +131,7 @@ def summary_inputs(wildcards):
     """Per-gene evaluations of every method on a test split and on its validation split."""
     return {
         "test": evaluation_files(wildcards.split),
-        "validation": evaluation_files(TEST_SPLITS[wildcards.split]),
+        "validation": evaluation_files(layout.VALIDATION_OF[wildcards.split]),
     }
 
 
@@ -168,7 +142,7 @@ def dropout_table_inputs(wildcards):
 
 def improvement_inputs(wildcards):
     """Per-gene evaluations of every method on each test split and its validation split, keyed by split."""
-    keys = test_splits() + [TEST_SPLITS[s] for s in test_splits()]
+    keys = test_splits() + [layout.VALIDATION_OF[s] for s in test_splits()]
     return {s: evaluation_files(s) for s in keys}
 
 
@@ -187,12 +161,9 @@ def epoch_curve_inputs(wildcards):
     }
 
 
-REPORT_SPLIT_NAMES = {"geo_va": "GEO validation", "geo_te": "GEO test", "g1000_va": "1000G validation", "gtex_te": "GTEx test"}
-
-
 def report_split_subcategory(wildcards):
     """Report subcategory of a per-split table or figure, e.g. 'GEO test (geo_te)'."""
-    return f"{REPORT_SPLIT_NAMES[wildcards.split]} ({wildcards.split})"
+    return f"{layout.SPLIT_TITLES[wildcards.split]} ({wildcards.split})"
 
 
 def final_outputs():
@@ -207,10 +178,7 @@ def final_outputs():
 
 # ---- Job resources: memory (MB) and wall time (minutes) that cluster schedulers reserve (README, "Running on a cluster").
 # Evaluated when a job is ready, from its real input files; `attempt` grows them when Snakemake retries a job.
-TRAIN_BASE_MB = 3000  # Python, NumPy, TensorFlow (+ CUDA) of one training process
-TRAIN_BASE_MIN = 10  # start-up, model selection, saving models and predictions
-TRAIN_FLOPS = 2.0e12  # float32 FLOP/s assumed sustained by one GPU at batch size 200 (conservative)
-RESOURCE_MARGIN = 1.3  # safety factor on every estimate
+# The D-GEX model (parameter count, memory, runtime) is dgex.architecture's.
 
 
 def matrix_shape(path):
@@ -223,36 +191,22 @@ def matrix_shape(path):
         return int(n_rows), int(n_genes), int(f.attrs["n_landmarks"])
 
 
-def dgex_job_size(wildcards, input):
-    """(parameters, training profiles, evaluated profiles, targets) of one D-GEX training job, from its inputs."""
-    import csv
-
-    layers, units = (int(v) for v in wildcards.arch[1:].split("_d")[0].split("x"))
+def dgex_training_job(wildcards, input):
+    """The sizes of one D-GEX training job (architecture, landmarks, part targets, profiles), from its inputs."""
     n_train, _, n_in = matrix_shape(input.train)
-    with open(input.partition, newline="") as fh:
-        n_out = sum(1 for row in csv.DictReader(fh, delimiter="\t") if row["part"] == wildcards.part)
-    widths = [n_in] + [units] * layers + [n_out]
-    n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    n_out = len(part_genes(read_partition(input.partition), int(wildcards.part)))
     n_eval = min(config["dgex"]["monitor_size"], n_train) + sum(matrix_shape(input[s])[0] for s in eval_splits())
-    return n_params, n_train, n_eval, n_out
+    return TrainingJob(Architecture.parse(wildcards.arch), n_in, n_out, n_train, n_eval)
 
 
 def dgex_mem_mb(wildcards, input, attempt):
     """Host memory of a D-GEX training job: runtime, loaded matrices, device copies of its data, model state."""
-    n_params, n_train, n_eval, n_out = dgex_job_size(wildcards, input)
-    n_in = matrix_shape(input.train)[2]
-    data = 2 * 4 * (n_train + n_eval) * (n_in + n_out)  # landmark/target copies in NumPy and in TensorFlow
-    model = 7 * 4 * n_params  # weights, momentum, gradients, two best models, checkpoint, save buffer
-    need = TRAIN_BASE_MB + input.size_mb + (data + model) / 2**20
-    return int(math.ceil(need * RESOURCE_MARGIN * attempt / 100) * 100)
+    return dgex_training_job(wildcards, input).host_memory_mb(input.size_mb, attempt)
 
 
 def dgex_runtime(wildcards, input, attempt):
-    """Wall time of a D-GEX training job: its epochs' SGD (6 FLOPs per parameter and profile) and evaluations."""
-    n_params, n_train, n_eval, _ = dgex_job_size(wildcards, input)
-    epoch_s = (6 * n_params * n_train + 2 * n_params * n_eval) / TRAIN_FLOPS
-    minutes = TRAIN_BASE_MIN + config["dgex"]["epochs"] * epoch_s / 60
-    return int(math.ceil(minutes * RESOURCE_MARGIN * attempt))
+    """Wall time of a D-GEX training job: its epochs' SGD and evaluations."""
+    return dgex_training_job(wildcards, input).runtime_min(config["dgex"]["epochs"], attempt)
 
 
 def data_mem_mb(wildcards, input, attempt):

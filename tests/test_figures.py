@@ -23,7 +23,7 @@ from dgex.figures import (
     save_figure,
     scatter_figure,
 )
-from dgex.tables import load_per_gene, overall
+from dgex.selection import load_per_gene, overall
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -1,9 +1,8 @@
 """Rule find_major_weights: major weights and hub units of one 1-hidden-layer D-GEX network, drawn as a layered graph."""
 import json
 
-import pandas as pd
-
 from dgex import rulekit
+from dgex.artifacts import read_gene_stats
 from dgex.dgex_model import load_model
 from dgex.interpret import hidden_units, major_weight_summary, major_weights, plot_major_weights
 from dgex.io import read_gene_map, write_text, write_tsv
@@ -14,7 +13,7 @@ def main(smk, log):
     model = load_model(smk.input.model)
     edges, n_hidden = major_weights(model, p["input_sd"], p["output_sd"])
     units = hidden_units(edges, n_hidden, p["hub_sd"])
-    stats = pd.read_csv(smk.input.stats, sep="\t")
+    stats = read_gene_stats(smk.input.stats)
     symbol = dict(zip(read_gene_map(smk.input.map_lm).ensembl, read_gene_map(smk.input.map_lm).symbols))
     landmarks = [symbol.get(g, g) for g in stats.loc[stats["role"] == "landmark", "gene"]]
     summary = major_weight_summary(edges, units) | {"architecture": smk.wildcards.arch, "part": int(smk.wildcards.part),

@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 
 from dgex import rulekit
+from dgex.artifacts import read_assignment, split_samples
 from dgex.infer import demo_chip
 from dgex.io import Gct, read_gct, read_gene_map, write_gct, write_tsv
 
@@ -13,8 +14,7 @@ def main(smk, log):
     rng = np.random.default_rng([int(smk.params.seed), 1000])
     lm = read_gene_map(smk.input.map_lm)
     geo = read_gct(smk.input.geo)
-    a = pd.read_csv(smk.input.assignment, sep="\t")
-    te = set(a.loc[a["split"] == "geo_te", "sample"].astype(str))
+    te = set(split_samples(read_assignment(smk.input.assignment), "geo_te"))
     cols = [i for i, c in enumerate(geo.cids) if c in te]
     used = {p for ps in lm.probes for p in ps}
     others = [p for p in geo.rids if p not in used]

@@ -1,6 +1,9 @@
 """Rule make_dropout_table: every method, D-GEX architecture and dropout rate on one split (Supplementary Tables S2-S5)."""
 from dgex import rulekit
-from dgex.tables import dropout_document, dropout_table, load_per_gene, write_table
+from dgex.comparisons import dropout_table
+from dgex.render import write_table
+from dgex.selection import load_per_gene
+from dgex.tables import dropout_document
 
 
 def main(smk, log):

@@ -1,6 +1,10 @@
 """Rule make_improvement_table: relative improvement of the selected D-GEX over each baseline and its share of genes won."""
 from dgex import rulekit
-from dgex.tables import VALIDATION_OF, improvement_document, improvement_table, load_per_gene, write_table
+from dgex.comparisons import improvement_table
+from dgex.layout import VALIDATION_OF
+from dgex.render import write_table
+from dgex.selection import load_per_gene
+from dgex.tables import improvement_document
 
 
 def main(smk, log):

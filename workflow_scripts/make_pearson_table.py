@@ -1,6 +1,9 @@
 """Rule make_pearson_table: per-gene Pearson correlation next to per-gene MAE for every method and test split."""
 from dgex import rulekit
-from dgex.tables import load_per_gene, pearson_document, pearson_table, write_table
+from dgex.comparisons import pearson_table
+from dgex.render import write_table
+from dgex.selection import load_per_gene
+from dgex.tables import pearson_document
 
 
 def main(smk, log):

@@ -1,6 +1,9 @@
 """Rule make_summary_table: Table 1 (GEO-te) / Table 2 (GTEx-te), overall error of every method (TSV, Markdown, HTML)."""
 from dgex import rulekit
-from dgex.tables import load_per_gene, summary, summary_document, write_table
+from dgex.comparisons import summary
+from dgex.render import write_table
+from dgex.selection import load_per_gene
+from dgex.tables import summary_document
 
 
 def main(smk, log):

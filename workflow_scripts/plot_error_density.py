@@ -1,7 +1,8 @@
 """Rule plot_error_density: Fig. 2, density of per-gene errors of the baselines and the selected D-GEX on a test split."""
 from dgex import rulekit
 from dgex.figures import density_figure, method_color, save_figure
-from dgex.tables import VALIDATION_OF, load_per_gene, method_label, select_dgex, split_label
+from dgex.layout import VALIDATION_OF, split_label
+from dgex.selection import load_per_gene, method_label, select_dgex
 
 
 def main(smk, log):

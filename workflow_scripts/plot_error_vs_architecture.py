@@ -2,7 +2,8 @@
 from dgex import rulekit
 from dgex.figures import architecture_figure, baseline_references, save_figure
 from dgex.io import InputError
-from dgex.tables import is_dgex, load_per_gene, overall, select_dgex, split_label
+from dgex.layout import split_label
+from dgex.selection import dgex_mask, load_per_gene, overall, select_dgex
 
 
 def main(smk, log):
@@ -10,13 +11,13 @@ def main(smk, log):
     split = smk.wildcards.split
     ov = overall(load_per_gene(list(smk.input.test)))
     selected = select_dgex(load_per_gene(list(smk.input.validation)))
-    dgex = ov[is_dgex(ov["method"])]
+    dgex = ov[dgex_mask(ov["method"])]
     shown = list(f["architectures"])
     if shown:
         dgex = dgex[[f"{r.layers}x{r.units}" in shown for r in dgex.itertuples()]]
         if dgex.empty:
             raise InputError(f"figures.architectures={shown} matches no D-GEX architecture of the grid "
-                             f"(layers x units: {sorted({f'{r.layers}x{r.units}' for r in ov[is_dgex(ov['method'])].itertuples()})})")
+                             f"(layers x units: {sorted({f'{r.layers}x{r.units}' for r in ov[dgex_mask(ov['method'])].itertuples()})})")
     refs = baseline_references(ov, f["reference_lines"], f["colors"])
     fig = architecture_figure(dgex, refs, f"Fig. 1: D-GEX overall error by architecture on {split_label(split)}",
                               f["colormap"], selected, f"{split_label(split)} overall error")

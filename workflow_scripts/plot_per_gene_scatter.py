@@ -1,7 +1,8 @@
 """Rule plot_per_gene_scatter: Fig. 3 (GEO-te) / Fig. 4 (GTEx-te), per-gene MAE of the selected D-GEX against each baseline."""
 from dgex import rulekit
-from dgex.figures import method_color, save_figure, scatter_figure
-from dgex.tables import PAPER_SCATTER, VALIDATION_OF, load_per_gene, method_label, select_dgex, split_label
+from dgex.figures import PAPER_SCATTER, method_color, save_figure, scatter_figure
+from dgex.layout import VALIDATION_OF, split_label
+from dgex.selection import load_per_gene, method_label, select_dgex
 
 
 def main(smk, log):

@@ -2,17 +2,14 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from dgex import rulekit
-from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings, predict, save_model
+from dgex.architecture import Architecture
+from dgex.artifacts import part_genes, read_partition
+from dgex.dgex_model import EvalSet, RunOptions, Trainer, TrainSettings, predict, save_model
 from dgex.io import InputError
+from dgex.layout import CRITERIA, EVAL_SPLITS, criterion_splits
 from dgex.matrix import Matrix, load_matrix, save_matrix
-
-# criterion -> (validation split it is chosen on, splits it predicts)
-CRITERIA = {"geo": ("geo_va", ["geo_va", "geo_te"]), "rnaseq": ("g1000_va", ["g1000_va", "gtex_te"])}
-SETTING_KEYS = ("epochs", "batch_size", "momentum", "learning_rate", "lr_scale_after_first", "lr_decay", "lr_min",
-                "monitor_size", "precision", "jit_compile")
 
 
 def configure_tensorflow(threads: int) -> None:
@@ -26,12 +23,10 @@ def configure_tensorflow(threads: int) -> None:
         tf.config.experimental.set_memory_growth(gpu, True)
 
 
-def part_genes(partition_path: str, part: int, targets: list[str]) -> list[str]:
+def checked_part_genes(partition_path: str, part: int, targets: list[str]) -> list[str]:
     """The target genes of one part, checked against the training matrix."""
-    partition = pd.read_csv(partition_path, sep="\t", dtype={"gene": str})
-    if not {"gene", "part"} <= set(partition.columns):
-        raise InputError(f"{partition_path}: needs columns gene and part, has {list(partition.columns)}")
-    genes = partition.loc[partition["part"] == part, "gene"].tolist()
+    partition = read_partition(partition_path)
+    genes = part_genes(partition, part)
     if not genes:
         raise InputError(f"{partition_path}: part {part} has no target (parts: {sorted(partition['part'].unique().tolist())})")
     unknown = sorted(set(genes) - set(targets))
@@ -45,18 +40,17 @@ def main(smk, log):
     configure_tensorflow(smk.threads)
     arch = Architecture.parse(smk.wildcards.arch)
     part = int(smk.wildcards.part)
-    d = smk.params.dgex
-    run = smk.config.get("dgex", {})  # run options (distribute, memory_limit_gb) are not params: they do not retrain
-    settings = TrainSettings(seed=int(smk.params.seed) * 1000 + part, **{k: d[k] for k in SETTING_KEYS if k in d})
+    settings = TrainSettings.from_config(smk.params.dgex, seed=int(smk.params.seed) * 1000 + part)
+    run = RunOptions.from_config(smk.config.get("dgex", {}))  # not params: changing them does not retrain
     tr = load_matrix(smk.input.train)
-    genes = part_genes(smk.input.partition, part, tr.targets)
+    genes = checked_part_genes(smk.input.partition, part, tr.targets)
     pos = {g: i for i, g in enumerate(tr.genes)}
     cols = np.array([pos[g] for g in genes])
     X_tr, Y_tr = tr.X, np.ascontiguousarray(tr.values[:, cols])
     n_train, landmarks = len(tr.samples), tr.landmarks
     del tr  # the full matrix (all targets) is no longer needed
     sets = {}
-    for name in CRITERIA["geo"][1] + CRITERIA["rnaseq"][1]:
+    for name in EVAL_SPLITS:
         if name in smk.input.keys():
             m = load_matrix(smk.input[name])
             mpos = {g: i for i, g in enumerate(m.genes)}
@@ -64,18 +58,17 @@ def main(smk, log):
                 raise InputError(f"{smk.input[name]}: landmarks or targets differ from {smk.input.train}")
             sets[name] = (m.samples, EvalSet(name, m.X, np.ascontiguousarray(m.values[:, [mpos[g] for g in genes]])))
     log.info("D-GEX %s, part %d: %d training profiles, %d targets, settings %s", arch.name, part, n_train, len(genes), settings)
-    trainer = Trainer(arch, settings, X_tr, Y_tr, [e for _, e in sets.values()], {c: v[0] for c, v in CRITERIA.items()},
-                      smk.params.checkpoint_dir, distribute=bool(run.get("distribute", False)),
-                      memory_limit_gb=run.get("memory_limit_gb"), label=f"D-GEX {arch.name} part {part}")
+    trainer = Trainer(arch, settings, X_tr, Y_tr, [e for _, e in sets.values()], CRITERIA, smk.params.checkpoint_dir,
+                      distribute=run.distribute, memory_limit_gb=run.memory_limit_gb, label=f"D-GEX {arch.name} part {part}")
     state = trainer.fit(smk.output.history, timing_path=smk.log.epochs)
     out_dir = Path(smk.output.best_geo).parent
-    for crit, (_, predicts) in CRITERIA.items():
+    for crit, validation in CRITERIA.items():
         if crit not in trainer.criteria:
             continue
         model = trainer.best_model(crit)
-        log.info("best on %s: epoch %d, MAE %.5f", CRITERIA[crit][0], state.best[crit]["epoch"], state.best[crit]["mae"])
+        log.info("best on %s: epoch %d, MAE %.5f", validation, state.best[crit]["epoch"], state.best[crit]["mae"])
         save_model(model, out_dir / f"best_{crit}.keras")
-        for name in predicts:
+        for name in criterion_splits(crit):
             samples, e = sets[name]
             save_matrix(out_dir / f"pred_{name}.h5", Matrix(predict(model, e.X), samples, genes, 0,
                                                            {"best_epoch": state.best[crit]["epoch"], "criterion": crit}))

@@ -9,56 +9,20 @@ import subprocess
 import sys
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .architecture import Architecture, host_extra_bytes, memory_estimate, parameter_count
 from .io import InputError, _h5_without_timestamps, atomic_path, write_tsv
 
 log = logging.getLogger(__name__)
 
-LAYER_RANGE = (1, 10)
-UNIT_RANGE = (1, 100_000)
-DROPOUT_MAX = 0.9  # exclusive, as in the config schema
 PRECISIONS = ("float32", "mixed_bfloat16")
 STEPS_PER_CALL = 25  # SGD steps per compiled call; only sets how often the progress bar moves
 CHECKPOINT_FORMAT = 2
-
-
-@dataclass
-class Architecture:
-    """Hidden layers x units x dropout rate; the paper's grid is {1,2,3} x {3000,6000,9000} x {0,0.1,0.25}."""
-
-    layers: int
-    units: int
-    dropout: float
-
-    def __post_init__(self):
-        if not (LAYER_RANGE[0] <= self.layers <= LAYER_RANGE[1]):
-            raise ValueError(f"dgex.layers: hidden layer count {self.layers} is outside {list(LAYER_RANGE)}")
-        if not (UNIT_RANGE[0] <= self.units <= UNIT_RANGE[1]):
-            raise ValueError(f"dgex.units: hidden unit count {self.units} is outside {list(UNIT_RANGE)}")
-        if not (0.0 <= self.dropout < DROPOUT_MAX):
-            raise ValueError(f"dgex.dropout: rate {self.dropout} must be in [0, {DROPOUT_MAX})")
-        if abs(self.dropout * 100 - round(self.dropout * 100)) > 1e-9:
-            raise ValueError(f"dgex.dropout: rate {self.dropout} must be a whole percent (it names the job, e.g. _d25)")
-
-    @property
-    def name(self) -> str:
-        """Wildcard-safe name, e.g. h3x9000_d25 (dropout in percent)."""
-        return f"h{self.layers}x{self.units}_d{int(round(self.dropout * 100)):02d}"
-
-    @classmethod
-    def parse(cls, name: str) -> "Architecture":
-        """Inverse of `name`."""
-        try:
-            h, d = name[1:].split("_d")
-            layers, units = h.split("x")
-            return cls(int(layers), int(units), int(d) / 100.0)
-        except (ValueError, IndexError) as exc:
-            raise ValueError(f"not an architecture name: {name!r} (expected like h1x3000_d10): {exc}") from exc
 
 
 @dataclass
@@ -91,16 +55,33 @@ class TrainSettings:
     def initial_lr(self, layers: int) -> float:
         return self.learning_rate if self.learning_rate is not None else (5e-4 if layers == 1 else 3e-4)
 
+    @classmethod
+    def from_config(cls, dgex: dict, seed: int) -> "TrainSettings":
+        """The settings of a dgex config section (its other keys: the grid and the run options), with a job's seed."""
+        return cls(seed=seed, **{f.name: dgex[f.name] for f in fields(cls) if f.name != "seed" and f.name in dgex})
 
-def layer_sizes(n_in: int, n_out: int, arch: Architecture) -> list[int]:
-    """Widths from the landmarks through the hidden layers to the targets."""
-    return [n_in] + [arch.units] * arch.layers + [n_out]
+
+# dgex settings that say where and how to run, not what to compute: they reach the job outside its params, so that
+# changing them does not retrain
+RUN_OPTIONS = ("distribute", "memory_limit_gb")
 
 
-def parameter_count(n_in: int, n_out: int, arch: Architecture) -> int:
-    """Weights and biases of the network."""
-    sizes = layer_sizes(n_in, n_out, arch)
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+@dataclass(frozen=True)
+class RunOptions:
+    """Where and how a training job runs: MirroredStrategy over the GPUs, and a device memory limit for the check."""
+
+    distribute: bool = False
+    memory_limit_gb: float | None = None
+
+    @classmethod
+    def from_config(cls, dgex: dict) -> "RunOptions":
+        """The run options of a dgex config section (defaults where absent)."""
+        return cls(bool(dgex.get("distribute", False)), dgex.get("memory_limit_gb"))
+
+
+def training_params(dgex: dict) -> dict:
+    """The dgex config section without its run options: a training job's params (an edit reruns training)."""
+    return {k: v for k, v in dgex.items() if k not in RUN_OPTIONS}
 
 
 def build_model(n_in: int, n_out: int, arch: Architecture, seed: int):
@@ -142,31 +123,6 @@ def predict(model, X: np.ndarray, batch: int = 4096) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- memory
-def memory_estimate(n_in: int, n_out: int, arch: Architecture, batch_size: int, n_train: int, n_eval: int,
-                    precision: str = "float32", eval_batch: int = 4096) -> dict[str, int]:
-    """Bytes the training needs on its device, by item (the training and evaluation data stay on the device)."""
-    P = parameter_count(n_in, n_out, arch)
-    widths = layer_sizes(n_in, n_out, arch)[1:]
-    half = precision != "float32"
-    est = {
-        "weights": 4 * P,
-        "momentum": 4 * P,
-        "gradients": 4 * P,
-        # pre-activation, activation, dropout mask and gradient per layer for the batch (+ half copies)
-        "activations": batch_size * sum(widths) * 4 * (4 + (1 if half else 0)),
-        "training_data": 4 * n_train * (n_in + n_out),
-        "evaluation": 4 * n_eval * (n_in + n_out) + 4 * eval_batch * (max(widths) + n_out) * 2,
-    }
-    if half:
-        est["half_weights"] = 2 * P
-    return est
-
-
-def host_extra_bytes(n_in: int, n_out: int, arch: Architecture) -> int:
-    """Host memory beside the device: the two best-model copies and one checkpoint buffer."""
-    return 4 * parameter_count(n_in, n_out, arch) * 4
-
-
 def device_memory(limit_gb: float | None = None) -> tuple[int, str]:
     """(bytes available, what) for training: `limit_gb` if set, else the first GPU's memory, else free host RAM."""
     if limit_gb is not None:

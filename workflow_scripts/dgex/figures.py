@@ -12,6 +12,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .architecture import is_dgex  # noqa: E402
 from .io import atomic_path  # noqa: E402
 
 # method key (dgex: every D-GEX) -> colour; config figures.colors overrides these
@@ -19,6 +20,8 @@ DEFAULT_COLORS = {"dgex": "#c0392b", "lr": "#2471a3", "lr_l1": "#7d3c98", "lr_l2
 FALLBACK_COLOR = "#566573"
 REFERENCE_STYLES = ["--", ":", "-.", (0, (5, 1, 1, 1))]
 MAE_UNIT = "MAE (standardized units)"
+# test split -> the paper's number of its per-gene scatter figure
+PAPER_SCATTER = {"geo_te": "Fig. 3", "gtex_te": "Fig. 4"}
 
 
 @dataclass
@@ -32,7 +35,7 @@ class Reference:
 
 def method_color(method: str, colors: dict[str, str]) -> str:
     """The colour of a method: colors['dgex'] for every D-GEX, else the method's own entry."""
-    key = "dgex" if method.startswith("dgex_") else method
+    key = "dgex" if is_dgex(method) else method
     return (DEFAULT_COLORS | dict(colors)).get(key, FALLBACK_COLOR)
 
 

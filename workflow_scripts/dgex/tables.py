@@ -1,329 +1,15 @@
-"""The paper's tables from per-gene evaluations: overall error (mean +- sd of per-gene MAE), selection, improvement, Pearson."""
+"""The paper's tables as documents: Table 1/2, the supplementary dropout tables, improvement and Pearson (text and layout)."""
 from __future__ import annotations
-
-import html
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .io import InputError, write_text, write_tsv
+from .layout import VALIDATION_OF, split_label
+from .render import Block, Document, fmt, fmt_pct, fmt_pm
+from .selection import dgex_mask
 
-BASELINE_LABELS = {"lr": "LR", "lr_l1": "LR-L1", "lr_l2": "LR-L2", "knn": "KNN-GE"}
-SPLIT_LABELS = {"geo_va": "GEO-va", "geo_te": "GEO-te", "g1000_va": "1000G-va", "gtex_te": "GTEx-te"}
-# test split -> the validation split D-GEX is selected on for it
-VALIDATION_OF = {"geo_te": "geo_va", "gtex_te": "g1000_va"}
-# test split -> the paper's table and figure numbers
+# test split -> the paper's table number
 PAPER_TABLE = {"geo_te": "Table 1", "gtex_te": "Table 2"}
-PAPER_SCATTER = {"geo_te": "Fig. 3", "gtex_te": "Fig. 4"}
-ARCH_RE = re.compile(r"^dgex_h(\d+)x(\d+)_d(\d+)$")
-PER_GENE_COLUMNS = ("gene", "mae", "pearson")
-
-
-@dataclass(frozen=True)
-class DgexArch:
-    """A D-GEX architecture of the grid: hidden layers, units per layer, dropout rate in percent."""
-
-    layers: int
-    units: int
-    dropout: int
-
-    @property
-    def shape(self) -> str:
-        """Layers x units, as the paper writes it: 3x9000."""
-        return f"{self.layers}x{self.units}"
-
-
-def parse_dgex(method: str) -> DgexArch | None:
-    """The architecture of a D-GEX method name (dgex_h3x9000_d25), or None for a baseline."""
-    m = ARCH_RE.match(method)
-    return DgexArch(int(m[1]), int(m[2]), int(m[3])) if m else None
-
-
-def method_label(method: str) -> str:
-    """Display name: lr -> LR, knn -> KNN-GE, dgex_h1x3000_d10 -> D-GEX-10% 1x3000."""
-    arch = parse_dgex(method)
-    if arch is not None:
-        return f"D-GEX-{arch.dropout}% {arch.shape}"
-    return BASELINE_LABELS.get(method, method)
-
-
-def split_label(split: str) -> str:
-    """The paper's name of a split: geo_te -> GEO-te."""
-    return SPLIT_LABELS.get(split, split)
-
-
-# --------------------------------------------------------------------------- loading
-def read_per_gene(path: str | Path) -> pd.DataFrame:
-    """One per-gene evaluation table (gene, mae, pearson), checked."""
-    path = Path(path)
-    try:
-        df = pd.read_csv(path, sep="\t", dtype={"gene": str})
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{path}: cannot read the per-gene evaluation table: {exc}") from exc
-    missing = [c for c in PER_GENE_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputError(f"{path}: per-gene evaluation table lacks column(s) {missing} (has {list(df.columns)})")
-    if df.empty:
-        raise InputError(f"{path}: per-gene evaluation table has no genes")
-    if df["gene"].duplicated().any():
-        raise InputError(f"{path}: gene {df.loc[df['gene'].duplicated(), 'gene'].iloc[0]!r} is listed twice")
-    if not np.isfinite(df["mae"].to_numpy(np.float64)).all():
-        raise InputError(f"{path}: column mae has missing or non-finite values")
-    return df
-
-
-def load_per_gene(paths: list[str]) -> dict[str, pd.DataFrame]:
-    """method -> per-gene table, from evaluation/<method>/<split>.tsv paths; every method must list the same genes."""
-    out: dict[str, pd.DataFrame] = {}
-    first: tuple[str, pd.DataFrame] | None = None
-    for p in paths:
-        df = read_per_gene(p)
-        if first is None:
-            first = (str(p), df)
-        elif set(df["gene"]) != set(first[1]["gene"]):
-            diff = sorted(set(df["gene"]) ^ set(first[1]["gene"]))
-            raise InputError(f"{p} and {first[0]} evaluate different target genes ({len(diff)} differ, e.g. {diff[:3]})")
-        else:
-            df = df.set_index("gene").loc[first[1]["gene"]].reset_index()
-        out[Path(p).parent.name] = df
-    return out
-
-
-# --------------------------------------------------------------------------- overall errors
-def overall(per_gene: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per method: overall error (mean of per-gene MAE) +- sd over genes, and per-gene Pearson r summaries."""
-    rows = []
-    for method, t in per_gene.items():
-        arch = parse_dgex(method)
-        mae = t["mae"].to_numpy(np.float64)
-        r = t["pearson"].to_numpy(np.float64)
-        r = r[np.isfinite(r)]
-        rows.append({
-            "method": method,
-            "label": method_label(method),
-            "layers": arch.layers if arch else pd.NA,
-            "units": arch.units if arch else pd.NA,
-            "dropout_pct": arch.dropout if arch else pd.NA,
-            "n_genes": len(mae),
-            "mae": mae.mean(),
-            "mae_sd": mae.std(),
-            "pearson": r.mean() if len(r) else np.nan,
-            "pearson_sd": r.std() if len(r) else np.nan,
-            "pearson_median": np.median(r) if len(r) else np.nan,
-        })
-    df = pd.DataFrame(rows)
-    for c in ("layers", "units", "dropout_pct"):
-        df[c] = df[c].astype("Int64")
-    return df
-
-
-def is_dgex(methods) -> np.ndarray:
-    """Boolean mask of the D-GEX methods among `methods`."""
-    return np.array([parse_dgex(m) is not None for m in methods], dtype=bool)
-
-
-def select_dgex(validation: dict[str, pd.DataFrame]) -> str:
-    """The D-GEX method with the lowest overall validation error (the paper's model selection); first wins ties."""
-    ov = overall(validation)
-    ov = ov[is_dgex(ov["method"])]
-    if ov.empty:
-        raise InputError("no D-GEX evaluation among the inputs: nothing to select")
-    return str(ov.loc[ov["mae"].idxmin(), "method"])
-
-
-def share_lower(a: np.ndarray, b: np.ndarray) -> float:
-    """Percent of genes on which error `a` is strictly lower than error `b`."""
-    return 100.0 * float(np.mean(np.asarray(a) < np.asarray(b)))
-
-
-def relative_improvement(dgex_mae: float, baseline_mae: float) -> float:
-    """Relative improvement of D-GEX over a baseline in percent: (baseline - D-GEX) / baseline."""
-    return 100.0 * (baseline_mae - dgex_mae) / baseline_mae
-
-
-def summary(test: dict[str, pd.DataFrame], validation: dict[str, pd.DataFrame], dropout: float | None = None) -> pd.DataFrame:
-    """Table 1/2: baselines and every D-GEX layers x units at the selected dropout; selection, best, improvement, share."""
-    if set(test) != set(validation):
-        raise InputError(f"test and validation evaluations cover different methods: {sorted(set(test) ^ set(validation))}")
-    selected = select_dgex(validation)
-    sel_arch = parse_dgex(selected)
-    if dropout is None:
-        pct = sel_arch.dropout
-    else:
-        pct = int(round(dropout * 100))
-        grid = sorted({parse_dgex(m).dropout for m in test if parse_dgex(m)})
-        if pct not in grid:
-            raise InputError(f"tables.dropout={dropout} is not a dropout rate of the D-GEX grid (rates in percent: {grid})")
-    t, v = overall(test), overall(validation).set_index("method")
-    t["validation_mae"] = v.loc[t["method"], "mae"].to_numpy()
-    t["validation_mae_sd"] = v.loc[t["method"], "mae_sd"].to_numpy()
-    dg = is_dgex(t["method"])
-    keep = ~dg | (t["dropout_pct"].fillna(-1).to_numpy(dtype=np.int64) == pct)
-    t = t[keep].reset_index(drop=True)
-    dg = is_dgex(t["method"])
-    # the model chosen on validation among the rows shown (the overall choice when the dropout is not overridden)
-    shown_sel = t.loc[dg, "validation_mae"].idxmin()
-    t["selected"] = False
-    t.loc[shown_sel, "selected"] = True
-    t["best_test"] = False
-    t.loc[t["mae"].idxmin(), "best_test"] = True
-    sel = str(t.loc[shown_sel, "method"])
-    sel_mae = test[sel]["mae"].to_numpy(np.float64)
-    t["improvement_pct"] = [np.nan if d else relative_improvement(t.loc[shown_sel, "mae"], m) for d, m in zip(dg, t["mae"])]
-    t["share_genes_dgex_lower_pct"] = [np.nan if d else share_lower(sel_mae, test[m]["mae"].to_numpy(np.float64))
-                                       for d, m in zip(dg, t["method"])]
-    return t
-
-
-def dropout_table(per_gene: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Supplementary tables S2-S5: overall error of every method and every D-GEX architecture and dropout on one split."""
-    t = overall(per_gene)
-    t["best"] = False
-    t.loc[t["mae"].idxmin(), "best"] = True
-    dg = is_dgex(t["method"])
-    t["best_dgex"] = False
-    if dg.any():
-        t.loc[t.loc[dg, "mae"].idxmin(), "best_dgex"] = True
-    return t
-
-
-def improvement_table(tests: dict[str, dict[str, pd.DataFrame]], validations: dict[str, dict[str, pd.DataFrame]]) -> pd.DataFrame:
-    """Per test split and baseline: relative improvement of the selected D-GEX and the share of genes where it is lower."""
-    rows = []
-    for split, test in tests.items():
-        selected = select_dgex(validations[split])
-        d = test[selected]["mae"].to_numpy(np.float64)
-        for method, t in test.items():
-            if parse_dgex(method) is not None:
-                continue
-            b = t["mae"].to_numpy(np.float64)
-            rows.append({
-                "split": split,
-                "dgex": selected,
-                "dgex_label": method_label(selected),
-                "baseline": method,
-                "baseline_label": method_label(method),
-                "n_genes": len(d),
-                "dgex_mae": d.mean(),
-                "baseline_mae": b.mean(),
-                "improvement_pct": relative_improvement(d.mean(), b.mean()),
-                "share_genes_dgex_lower_pct": share_lower(d, b),
-            })
-    cols = ["split", "dgex", "dgex_label", "baseline", "baseline_label", "n_genes", "dgex_mae", "baseline_mae",
-            "improvement_pct", "share_genes_dgex_lower_pct"]
-    return pd.DataFrame(rows, columns=cols)
-
-
-def pearson_table(tests: dict[str, dict[str, pd.DataFrame]]) -> pd.DataFrame:
-    """Per test split and method: overall MAE next to per-gene Pearson r (mean, sd and median over genes)."""
-    frames = []
-    for split, test in tests.items():
-        o = overall(test)
-        o.insert(0, "split", split)
-        frames.append(o)
-    return pd.concat(frames, ignore_index=True)
-
-
-def overall_error_per_epoch(histories: dict[int, pd.DataFrame], sizes: dict[int, int], split: str) -> pd.DataFrame:
-    """Overall error on `split` per epoch over all targets: the parts' errors weighted by their number of targets."""
-    col = f"{split}_mae"
-    if set(histories) != set(sizes):
-        raise InputError(f"training histories cover parts {sorted(histories)} but the partition has parts {sorted(sizes)}")
-    epochs = None
-    total = None
-    for part, h in sorted(histories.items()):
-        if col not in h.columns or "epoch" not in h.columns:
-            raise InputError(f"training history of part {part} lacks column 'epoch' or {col!r} (has {list(h.columns)})")
-        e = h["epoch"].to_numpy()
-        if epochs is None:
-            epochs = e
-            total = np.zeros(len(e), dtype=np.float64)
-        elif not np.array_equal(e, epochs):
-            raise InputError(f"training history of part {part} has epochs {e.min()}..{e.max()} ({len(e)}), "
-                             f"other parts {epochs.min()}..{epochs.max()} ({len(epochs)}): the parts must be trained alike")
-        total += sizes[part] * h[col].to_numpy(np.float64)
-    return pd.DataFrame({"epoch": epochs, "mae": total / sum(sizes.values())})
-
-
-# --------------------------------------------------------------------------- rendering
-@dataclass
-class Block:
-    """One rendered table: a heading, a frame of display strings, and which cells to emphasize."""
-
-    heading: str
-    frame: pd.DataFrame
-    bold: set = field(default_factory=set)  # (row position, column name)
-
-
-@dataclass
-class Document:
-    """A titled group of tables with explanatory notes, rendered to Markdown or HTML."""
-
-    title: str
-    notes: list[str]
-    blocks: list[Block]
-
-
-def fmt(x, decimals: int) -> str:
-    """A number with a fixed number of decimals ('' for missing)."""
-    return "" if x is None or pd.isna(x) else f"{float(x):.{decimals}f}"
-
-
-def fmt_pm(mean, sd, decimals: int) -> str:
-    """mean +- sd with a fixed number of decimals."""
-    return "" if pd.isna(mean) else f"{fmt(mean, decimals)} ± {fmt(sd, decimals)}"
-
-
-def fmt_pct(x, decimals: int) -> str:
-    """A percentage with a fixed number of decimals."""
-    return "" if x is None or pd.isna(x) else f"{float(x):.{decimals}f}%"
-
-
-def _md_cell(s: str) -> str:
-    return str(s).replace("|", "\\|")
-
-
-def to_markdown(doc: Document) -> str:
-    """The document as GitHub-flavoured Markdown (bold cells in **)."""
-    out = [f"# {doc.title}", ""] + [n for note in doc.notes for n in (note, "")]
-    for b in doc.blocks:
-        if b.heading:
-            out += [f"## {b.heading}", ""]
-        cols = list(b.frame.columns)
-        out.append("| " + " | ".join(_md_cell(c) for c in cols) + " |")
-        out.append("|" + "|".join("---" for _ in cols) + "|")
-        for i, row in enumerate(b.frame.itertuples(index=False)):
-            cells = [f"**{_md_cell(v)}**" if (i, c) in b.bold and v != "" else _md_cell(v) for c, v in zip(cols, row)]
-            out.append("| " + " | ".join(cells) + " |")
-        out.append("")
-    return "\n".join(out)
-
-
-HTML_STYLE = """body{font-family:sans-serif;font-size:14px;margin:1.5em;color:#222}
-table{border-collapse:collapse;margin:0.5em 0 1.5em}th,td{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}p{max-width:60em}"""
-
-
-def to_html(doc: Document) -> str:
-    """The document as a standalone HTML page (bold cells in <strong>)."""
-    e = html.escape
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{e(doc.title)}</title>",
-           f"<style>{HTML_STYLE}</style></head><body>", f"<h1>{e(doc.title)}</h1>"]
-    out += [f"<p>{e(n)}</p>" for n in doc.notes]
-    for b in doc.blocks:
-        if b.heading:
-            out.append(f"<h2>{e(b.heading)}</h2>")
-        cols = list(b.frame.columns)
-        out.append("<table><thead><tr>" + "".join(f"<th>{e(str(c))}</th>" for c in cols) + "</tr></thead><tbody>")
-        for i, row in enumerate(b.frame.itertuples(index=False)):
-            cells = [f"<strong>{e(str(v))}</strong>" if (i, c) in b.bold else e(str(v)) for c, v in zip(cols, row)]
-            out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-        out.append("</tbody></table>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
 
 
 MAE_NOTE = ("Overall error: the mean over target genes of the per-gene mean absolute error (MAE, standardized expression "
@@ -333,7 +19,7 @@ MAE_NOTE = ("Overall error: the mean over target genes of the per-gene mean abso
 def summary_document(df: pd.DataFrame, split: str, decimals: int, pct_decimals: int) -> Document:
     """Table 1 (GEO-te) / Table 2 (GTEx-te) for display."""
     val = VALIDATION_OF.get(split, "validation")
-    dg = is_dgex(df["method"])
+    dg = dgex_mask(df["method"])
     pct = df.loc[dg, "dropout_pct"].iloc[0]
     rows, bold = [], set()
     for i, r in enumerate(df.itertuples(index=False)):
@@ -362,12 +48,12 @@ def summary_document(df: pd.DataFrame, split: str, decimals: int, pct_decimals: 
 def dropout_document(df: pd.DataFrame, split: str, decimals: int) -> Document:
     """A supplementary table: baselines, then D-GEX layers x units (rows) by dropout rate (columns)."""
     blocks = []
-    base = df[~is_dgex(df["method"])].reset_index(drop=True)
+    base = df[~dgex_mask(df["method"])].reset_index(drop=True)
     if len(base):
         frame = pd.DataFrame({"method": base["label"], "MAE": [fmt_pm(m, s, decimals) for m, s in zip(base["mae"], base["mae_sd"])]})
         bold = {(i, "MAE") for i in np.flatnonzero(base["best"].to_numpy())}
         blocks.append(Block("Baselines", frame, bold))
-    d = df[is_dgex(df["method"])]
+    d = df[dgex_mask(df["method"])]
     rates = sorted(d["dropout_pct"].unique())
     shapes = d[["layers", "units"]].drop_duplicates().sort_values(["layers", "units"])
     rows, bold = [], set()
@@ -424,13 +110,3 @@ def pearson_document(df: pd.DataFrame, decimals: int) -> Document:
                        "test profiles, mean ± sd and median over genes (higher is better; genes with constant inferred or "
                        "measured expression are left out). Bold: best per column."]
     return Document("Per-gene Pearson correlation and MAE on the test sets", notes, blocks)
-
-
-def write_table(output, df: pd.DataFrame, doc, log) -> str:
-    """Write a table rule's outputs (TSV of `df`, Markdown and HTML of `doc`) and log the Markdown."""
-    md = to_markdown(doc)
-    write_tsv(output.tsv, df, float_format="%.8g")
-    write_text(output.md, md)
-    write_text(output.html, to_html(doc))
-    log.info("\n%s", md)
-    return md
