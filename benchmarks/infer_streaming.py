@@ -41,7 +41,7 @@ def make_bundle(root: Path, units: int, n_targets: int, seed: int = 0) -> Path:
     """A bundle of two untrained 1-hidden-layer networks on 943 synthetic L1000 landmarks (weights do not change speed)."""
     from dgex.dgex_model import Architecture, build_model, save_model
     from dgex.infer import write_bundle
-    from dgex.io import GeneMap
+    from dgex.sources import GeneMap
 
     rng = np.random.default_rng(seed)
     probes = [f"{200000 + i}_at" for i in range(N_L1000)]
@@ -63,7 +63,7 @@ def make_bundle(root: Path, units: int, n_targets: int, seed: int = 0) -> Path:
 
 def make_input(path: Path, n: int, chunk: int = 20_000, seed: int = 1) -> None:
     """A synthetic Level-3-like GCTX (978 landmark probes x n profiles), written in chunks."""
-    from dgex.infer import GctxWriter
+    from dgex.gctx import GctxWriter
 
     rng = np.random.default_rng(seed)
     rids = [f"{200000 + i}_at" for i in range(N_L1000)]

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from conftest import run_snakemake, write_config
-from dgex.dedup import GctxSource, deduplicate
+from dgex.dedup import deduplicate
+from dgex.gctx import Gct, GctxReader, iter_gctx_profiles, read_gct, read_gctx_ids, sniff_format, write_gct
 from dgex.genes import rnaseq_genes
-from dgex.io import (Gct, GeneMap, InputError, iter_gctx_profiles, read_g1000, read_gct, read_gctx_ids, read_gene_map,
-                     sniff_format, write_g1000, write_gct)
+from dgex.io import InputError
 from dgex.matrix import Matrix, save_matrix
+from dgex.sources import GeneMap, read_g1000, read_gene_map, write_g1000
 from dgex.stream import gather, matrix_info
 
 
@@ -42,7 +43,7 @@ def truncated(src: Path, dest: Path, keep: float) -> Path:
 
 def test_truncated_gctx(tmp_path):
     good = gctx(tmp_path / "good.gctx", n_profiles=3000, n_probes=200)
-    readers = [read_gctx_ids, read_gct, lambda p: list(iter_gctx_profiles(p, 500)), lambda p: GctxSource(p, block_rows=500)]
+    readers = [read_gctx_ids, read_gct, lambda p: list(iter_gctx_profiles(p, 500)), lambda p: GctxReader(p, block_rows=500)]
     for keep in (0.5, 0.97, 0.002):
         bad = truncated(good, tmp_path / f"bad{keep}.gctx", keep)
         for read in readers:

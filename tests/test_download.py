@@ -205,7 +205,8 @@ def test_progress_bar_line():
 
 def synthetic_rnaseq(tmp_path: Path, lm_path: Path, tg_path: Path) -> None:
     """Small GTEx (GCTX) and Geuvadis (gzipped table) files in the real formats, keyed by the real maps' Ensembl ids."""
-    from dgex.io import Gct, read_gene_map, write_g1000, write_gct
+    from dgex.gctx import Gct, write_gct
+    from dgex.sources import read_gene_map, write_g1000
 
     ens = sorted(set(read_gene_map(lm_path).ensembl) | set(read_gene_map(tg_path).ensembl)) + ["ENSG00000999999"]
     rng = np.random.default_rng(1)

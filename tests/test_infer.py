@@ -12,7 +12,9 @@ from conftest import REPO, SNAKEMAKE, shared_file
 from dgex.dgex_model import Architecture, build_model, load_model, predict, save_model
 from dgex.infer import (InferenceSettings, describe_ids, infer_gctx, load_bundle, match_landmarks, read_chip,
                         write_bundle)
-from dgex.io import Gct, InputError, read_gct, read_gene_map, write_gct
+from dgex.gctx import Gct, read_gct, write_gct
+from dgex.io import InputError
+from dgex.sources import read_gene_map
 from dgex.matrix import load_matrix
 
 N_TARGETS = 60  # real target genes of the small real-data bundle, in two parts
@@ -189,7 +191,7 @@ def test_a_model_on_another_landmark_set_is_refused(real, tmp_path):
     lm = real["lm"]
     stats = pd.DataFrame({"gene": ["ENSG00000000001", "ENSG00000000002", "ENSG00000000009"], "role": ["landmark", "landmark", "target"],
                           "mean": [7.0, 8.0, 9.0], "std": [1.0, 1.0, 1.0]})
-    from dgex.io import GeneMap
+    from dgex.sources import GeneMap
 
     other = GeneMap(["AAA", "BBB"], ["ENSG00000000001", "ENSG00000000002"], [["999991_at"], ["999992_at"]])
     m = build_model(2, 1, Architecture(1, 4, 0.0), seed=0)

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from conftest import shared_file
-from dgex.io import (Gct, GeneMap, InputError, atomic_path, read_g1000, read_gct, read_gctx_ids, read_gene_map,
-                     iter_gctx_profiles, sniff_format, write_g1000, write_gct, write_gene_map)
+from dgex.gctx import Gct, iter_gctx_profiles, read_gct, read_gctx_ids, sniff_format, write_gct
+from dgex.io import InputError, atomic_path
+from dgex.sources import GeneMap, read_g1000, read_gene_map, write_g1000, write_gene_map
 
 
 def small_gct(n_rows=7, n_cols=5, seed=0) -> Gct:

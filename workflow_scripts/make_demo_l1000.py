@@ -5,7 +5,9 @@ import pandas as pd
 from dgex import rulekit
 from dgex.artifacts import read_assignment, split_samples
 from dgex.infer import demo_chip
-from dgex.io import Gct, read_gct, read_gene_map, write_gct, write_tsv
+from dgex.gctx import Gct, read_gct, write_gct
+from dgex.io import write_tsv
+from dgex.sources import read_gene_map
 
 EXTRA_LANDMARK_SHARE = 35 / 943  # L1000 has 978 landmarks, 35 more than the D-GEX networks use
 

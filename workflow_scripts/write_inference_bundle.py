@@ -3,7 +3,7 @@ import numpy as np
 from dgex import rulekit
 from dgex.artifacts import read_assignment, read_gene_stats, read_partition, split_samples
 from dgex.infer import read_chip, write_bundle
-from dgex.io import read_gene_map
+from dgex.sources import read_gene_map
 from dgex.layout import TRAIN_SPLIT
 from dgex.matrix import load_matrix
 from dgex.normalize import quantile_reference

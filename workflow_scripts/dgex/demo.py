@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .io import Gct, GeneMap
+from .gctx import Gct
+from .sources import GeneMap
 
 PROBE_SUFFIXES = np.array(["_at", "_s_at", "_x_at"])
 

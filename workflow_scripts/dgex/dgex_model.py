@@ -16,7 +16,8 @@ from typing import Callable
 import numpy as np
 
 from .architecture import Architecture, host_extra_bytes, memory_estimate, parameter_count
-from .io import InputError, _h5_without_timestamps, atomic_path, write_tsv
+from .io import InputError, atomic_path, write_tsv
+from .reproducible import untimed_h5_datasets
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def save_model(model, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         raw = tmp.with_name(tmp.name + ".raw.keras")
         try:
-            with _h5_without_timestamps():
+            with untimed_h5_datasets():
                 model.save(raw)
             with zipfile.ZipFile(raw) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
                 for name in sorted(src.namelist()):

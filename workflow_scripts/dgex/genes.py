@@ -8,7 +8,9 @@ from typing import Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .io import Gct, GeneMap, InputError
+from .gctx import Gct
+from .io import InputError
+from .sources import GeneMap
 from .matrix import Matrix
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,6 @@ import re
 import shutil
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -23,7 +22,9 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from .io import GCTX_MATRIX, GeneMap, InputError, atomic_path, check_unique, h5_create, sniff_format
+from .gctx import CMAP_NULL, GctxStream, GctxWriter, chunk_aligned
+from .io import InputError, atomic_path, check_unique
+from .sources import GeneMap
 
 log = logging.getLogger("dgex.infer")
 
@@ -32,8 +33,6 @@ MANIFEST = "manifest.json"
 ID_TYPES = ("auto", "probe", "entrez")
 NORMALIZATIONS = ("quantile", "none")
 MISSING_POLICIES = ("error", "mean")
-CMAP_NULL = -666
-GCTX_VERSION = "GCTX1.0"
 PROBE_ID = re.compile(r"^\d+(_[a-z])*_at$")  # HG-U133A probe ids, as L1000 names its landmarks (200814_at, 218597_s_at)
 ENTREZ_ID = re.compile(r"^\d+$")
 ENSEMBL_ID = re.compile(r"^ENS[A-Z]*G\d+")
@@ -334,139 +333,6 @@ class Inferrer:
         return out
 
 
-# --------------------------------------------------------------------------- reading profiles
-def _decode(a: np.ndarray) -> list[str]:
-    return [x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in a]
-
-
-class ProfileSource:
-    """Landmark profiles from a GCTX (streamed with h5py) or a GCT text file (read whole): ids, metadata, blocks."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self.format = sniff_format(self.path)
-        try:
-            if self.format == "gctx":
-                import h5py
-
-                self.row_meta = _cmappy("parse_gctx", self.path, row_meta_only=True)
-                self._cols_meta = None
-                with h5py.File(self.path, "r") as f:
-                    self.n_profiles, n_rows = f[GCTX_MATRIX].shape
-                if n_rows != len(self.row_meta):
-                    raise InputError(f"{self.path}: matrix has {n_rows} rows but the row metadata lists {len(self.row_meta)}")
-            else:
-                g = _cmappy("parse_gct", self.path)
-                self.row_meta, self._cols_meta = g.row_metadata_df, g.col_metadata_df
-                self._values = np.ascontiguousarray(g.data_df.to_numpy(np.float32).T)
-                self.n_profiles = self._values.shape[0]
-        except InputError:
-            raise
-        except Exception as exc:  # cmapPy and h5py raise many types on damaged files
-            raise InputError(f"{self.path}: corrupt or unreadable {self.format.upper()} file ({type(exc).__name__}: {exc})") from exc
-        self.rids = [str(r) for r in self.row_meta.index]
-        check_unique(self.rids, f"{self.path}: row ids")
-        if self.n_profiles == 0:
-            raise InputError(f"{self.path}: no profiles (columns)")
-
-    def cids(self, start: int = 0, stop: int | None = None) -> list[str]:
-        """Column (profile) ids start..stop, read on demand."""
-        if self._cols_meta is not None:
-            return [str(c) for c in self._cols_meta.index[start:stop]]
-        import h5py
-
-        with h5py.File(self.path, "r") as f:
-            return _decode(f["0/META/COL/id"][start:stop])
-
-    def col_field(self, name: str, n: int = 1000) -> list[str] | None:
-        """The first n values of a column-metadata field, or None if absent."""
-        if self._cols_meta is not None:
-            return [str(v) for v in self._cols_meta[name].iloc[:n]] if name in self._cols_meta.columns else None
-        import h5py
-
-        with h5py.File(self.path, "r") as f:
-            grp = f["0/META/COL"]
-            return _decode(grp[name][:n]) if name in grp else None
-
-    def blocks(self, chunk: int) -> Iterator[tuple[int, np.ndarray]]:
-        """(start, float32 profiles x rows) blocks of `chunk` profiles."""
-        if self._cols_meta is not None:
-            for s in range(0, self.n_profiles, chunk):
-                yield s, self._values[s : s + chunk]
-            return
-        import h5py
-
-        with h5py.File(self.path, "r") as f:
-            dset = f[GCTX_MATRIX]
-            for s in range(0, self.n_profiles, chunk):
-                yield s, np.asarray(dset[s : s + chunk], dtype=np.float32)
-
-    def copy_col_meta(self, meta_group) -> None:
-        """Write the column metadata into an open output file's /0/META group (HDF5-side copy for GCTX)."""
-        if self._cols_meta is None:
-            import h5py
-
-            with h5py.File(self.path, "r") as f:
-                f.copy(f["0/META/COL"], meta_group, name="COL")
-            return
-        _write_meta(meta_group.create_group("COL"), [str(c) for c in self._cols_meta.index], self._cols_meta)
-
-
-def _cmappy(module: str, path: Path, **kwargs):
-    """cmapPy's GCT or GCTX parser, keeping -666 as written (so placeholders in the data are caught, not hidden as NaN)."""
-    import importlib
-
-    parser = importlib.import_module(f"cmapPy.pandasGEXpress.{module}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return parser.parse(str(path), convert_neg_666=False, **kwargs)
-
-
-# --------------------------------------------------------------------------- writing GCTX in chunks
-def _meta_array(values: pd.Series) -> np.ndarray:
-    """A metadata field as cmapPy writes it: numbers as numbers, everything else as UTF-8 bytes."""
-    if pd.api.types.is_bool_dtype(values):
-        return values.to_numpy(np.int64)
-    if pd.api.types.is_numeric_dtype(values):
-        return values.to_numpy()
-    return np.array([str(v).encode("utf-8") for v in values])
-
-
-def _write_meta(group, ids: Sequence[str], meta: pd.DataFrame) -> None:
-    group.create_dataset("id", data=np.array([str(i).encode("utf-8") for i in ids]), track_times=False)
-    for name in meta.columns:
-        if str(name) != "id":
-            group.create_dataset(str(name), data=_meta_array(meta[name]), track_times=False)
-
-
-class GctxWriter:
-    """A GCTX file (cmapPy's layout: /0/DATA/0/matrix profiles x rows, /0/META/ROW, /0/META/COL) written profile block by block."""
-
-    def __init__(self, path: str | os.PathLike, rids: Sequence[str], row_meta: pd.DataFrame, n_profiles: int,
-                 compression: int = 0, src: str | None = None):
-        import h5py
-
-        self.f = h5_create(path)  # no root-group timestamps: the same profiles give the same bytes
-        self.f.attrs["version"] = np.bytes_(GCTX_VERSION)
-        self.f.attrs["src"] = src or Path(path).name
-        n_rows = len(rids)
-        if compression:
-            # chunks of whole profiles, about 1 MB each, as reading usually goes by profile
-            k = int(max(1, min(n_profiles, (1 << 20) // (4 * n_rows))))
-            self.dset = self.f.create_dataset(GCTX_MATRIX, shape=(n_profiles, n_rows), dtype=np.float32, chunks=(k, n_rows),
-                                              compression="gzip", compression_opts=int(compression), track_times=False)
-        else:
-            self.dset = self.f.create_dataset(GCTX_MATRIX, shape=(n_profiles, n_rows), dtype=np.float32, track_times=False)
-        self.meta = self.f.require_group("0/META")
-        _write_meta(self.meta.create_group("ROW"), rids, row_meta)
-
-    def write(self, start: int, block: np.ndarray) -> None:
-        self.dset[start : start + len(block)] = block
-
-    def close(self) -> None:
-        self.f.close()
-
-
 # --------------------------------------------------------------------------- inference on a file
 @dataclass
 class InferenceSettings:
@@ -502,7 +368,7 @@ class InferenceReport:
     seconds: float = 0.0
 
 
-def output_row_meta(src: ProfileSource, bundle: Bundle, idx: np.ndarray) -> tuple[list[str], pd.DataFrame]:
+def output_row_meta(src: GctxStream, bundle: Bundle, idx: np.ndarray) -> tuple[list[str], pd.DataFrame]:
     """Row ids and metadata of the output: the input's rows (measured, their metadata kept), then the inferred targets."""
     meta_in = src.row_meta.reset_index(drop=True).copy()
     meta_in.columns = [str(c) for c in meta_in.columns]
@@ -542,7 +408,7 @@ def output_row_meta(src: ProfileSource, bundle: Bundle, idx: np.ndarray) -> tupl
     return rids, pd.concat([pd.DataFrame(filler), dgex], axis=1)
 
 
-def check_block(L: np.ndarray, start: int, src: ProfileSource, bundle: Bundle, present: np.ndarray) -> None:
+def check_block(L: np.ndarray, start: int, src: GctxStream, bundle: Bundle, present: np.ndarray) -> None:
     """Raise InputError naming profiles and landmarks with -666 placeholders, NaN or Inf among the model's inputs."""
     bad_null = L == CMAP_NULL
     bad_nan = ~np.isfinite(L)
@@ -557,7 +423,7 @@ def check_block(L: np.ndarray, start: int, src: ProfileSource, bundle: Bundle, p
                              "remove or repair those profiles (D-GEX needs every landmark measured)")
 
 
-def warn_if_not_level3(src: ProfileSource, first: np.ndarray, normalization: str) -> None:
+def warn_if_not_level3(src: GctxStream, first: np.ndarray, normalization: str) -> None:
     """Log a warning when the input looks like z-scores (L1000 Level 4/5) rather than Level 3 expression."""
     codes = src.col_field("provenance_code", 50) or []
     zscored = any("ZS" in c for c in codes)
@@ -577,7 +443,7 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
     output_path = Path(output_path)
     if output_path.suffix == ".gct":
         raise InputError(f"{output_path}: the output is written as GCTX (HDF5); name it .gctx")
-    src = ProfileSource(input_path)
+    src = GctxStream(input_path)
     idx, id_type = match_landmarks(src.rids, bundle, s.id_type, str(src.path))
     present = idx >= 0
     missing = np.flatnonzero(~present)
@@ -601,8 +467,7 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
         w = GctxWriter(tmp, rids, row_meta, src.n_profiles, s.compression, src=output_path.name)
         try:
             if s.compression:
-                k = w.dset.chunks[0]
-                chunk = max(k, chunk // k * k)
+                chunk = chunk_aligned(chunk, w.dset.chunks)
             for start, block in src.blocks(chunk):
                 L = block[:, idx[present]]
                 check_block(L, start, src, bundle, present)

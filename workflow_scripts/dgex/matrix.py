@@ -9,7 +9,8 @@ from typing import Sequence
 import h5py
 import numpy as np
 
-from .io import InputError, atomic_path, check_finite_values, check_unique, h5_create
+from .io import InputError, atomic_path, check_finite_values, check_unique
+from .reproducible import h5_create
 
 STR = h5py.string_dtype("utf-8")
 
