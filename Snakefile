@@ -32,3 +32,7 @@ rule all:
     input:
         final_outputs(),
     default_target: True
+
+
+# Every script rule names its provenance record (dgex.rulekit): checked here, before any job runs.
+check_rule_contracts()

@@ -39,8 +39,9 @@ def peak_rss_mb() -> float:
 
 def make_bundle(root: Path, units: int, n_targets: int, seed: int = 0) -> Path:
     """A bundle of two untrained 1-hidden-layer networks on 943 synthetic L1000 landmarks (weights do not change speed)."""
-    from dgex.dgex_model import Architecture, build_model, save_model
-    from dgex.infer import write_bundle
+    from dgex.architecture import Architecture
+    from dgex.bundle import write_bundle
+    from dgex.network import build_model, save_model
     from dgex.sources import GeneMap
 
     rng = np.random.default_rng(seed)
@@ -81,7 +82,9 @@ def child(args) -> None:
     """One measured inference run; prints a JSON line."""
     import tensorflow as tf
 
-    from dgex.infer import InferenceSettings, Inferrer, infer_gctx, load_bundle
+    from dgex.bundle import load_bundle
+    from dgex.infer import InferenceSettings, infer_gctx
+    from dgex.inferrer import Inferrer
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     bundle = load_bundle(args.bundle)

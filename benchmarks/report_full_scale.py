@@ -31,8 +31,8 @@ from dgex import render as R  # noqa: E402
 from dgex import selection as S  # noqa: E402
 from dgex import tables as T  # noqa: E402
 from dgex.architecture import Architecture  # noqa: E402
-from dgex.layout import VALIDATION_OF  # noqa: E402
 from dgex.io import write_text, write_tsv  # noqa: E402
+from dgex.layout import VALIDATION_OF  # noqa: E402
 
 SPLITS = ["geo_va", "geo_te", "g1000_va", "gtex_te"]
 BASELINES = ["lr", "lr_l1", "lr_l2", "knn"]

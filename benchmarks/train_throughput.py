@@ -80,7 +80,9 @@ def trainer_rate(arch_name: str, n_in: int, n_out: int, steps: int, batch: int, 
     """(profiles/s, seconds) of the workflow's Trainer over `steps` SGD steps (one epoch of steps x batch profiles)."""
     import tempfile
 
-    from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings
+    from dgex.architecture import Architecture
+    from dgex.trainer import Trainer
+    from dgex.training import EvalSet, TrainSettings
 
     rng = np.random.default_rng(1)
     X = rng.standard_normal((steps * batch, n_in), dtype=np.float32)
@@ -101,7 +103,8 @@ def keras_fit_rate(arch_name: str, n_in: int, n_out: int, steps: int, batch: int
     """(profiles/s, seconds) of a plain Keras `fit` of the same network (SGD, momentum 0.5, batch 200)."""
     import keras
 
-    from dgex.dgex_model import Architecture, build_model
+    from dgex.architecture import Architecture
+    from dgex.network import build_model
 
     rng = np.random.default_rng(1)
     X = rng.standard_normal((steps * batch, n_in), dtype=np.float32)
@@ -132,7 +135,7 @@ def main() -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(a.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from dgex.dgex_model import Architecture, layer_sizes, parameter_count
+    from dgex.architecture import Architecture, layer_sizes, parameter_count
 
     archs = a.archs.split(",")
     steps = [int(s) for s in a.steps.split(",")]

@@ -5,6 +5,16 @@
 BASELINE_SELECTION = {split: layout.selection_split(split) for split in eval_splits()}
 
 
+def tuned_baseline_outputs(method):
+    """A tuned baseline's validation curve, chosen hyper-parameters, predictions on every evaluation split, and record."""
+    return {
+        "curve": f"{RESULTS}/models/{method}/validation_curve.tsv",
+        "chosen": f"{RESULTS}/models/{method}/chosen.json",
+        "predictions": expand(f"{RESULTS}/predictions/{method}/{{split}}.h5", split=eval_splits()),
+        "provenance": f"{RESULTS}/models/{method}/validation_curve.tsv.prov.json",
+    }
+
+
 rule fit_linear_regression:
     input:
         unpack(train_eval_inputs),
@@ -31,10 +41,7 @@ rule fit_lasso_regression:
         unpack(train_eval_inputs),
         train=f"{RESULTS}/splits/geo_tr.h5",
     output:
-        curve=f"{RESULTS}/models/lr_l1/validation_curve.tsv",
-        chosen=f"{RESULTS}/models/lr_l1/chosen.json",
-        predictions=expand(f"{RESULTS}/predictions/lr_l1/{{split}}.h5", split=eval_splits()),
-        provenance=f"{RESULTS}/models/lr_l1/validation_curve.tsv.prov.json",
+        **tuned_baseline_outputs("lr_l1"),
     params:
         penalty="l1",
         lambdas=config["baselines"]["lr_l1_lambdas"],
@@ -54,30 +61,17 @@ rule fit_lasso_regression:
         f"{SCRIPTS}/fit_lasso_ridge.py"
 
 
-rule fit_ridge_regression:
-    input:
-        unpack(train_eval_inputs),
-        train=f"{RESULTS}/splits/geo_tr.h5",
+use rule fit_lasso_regression as fit_ridge_regression with:
     output:
-        curve=f"{RESULTS}/models/lr_l2/validation_curve.tsv",
-        chosen=f"{RESULTS}/models/lr_l2/chosen.json",
-        predictions=expand(f"{RESULTS}/predictions/lr_l2/{{split}}.h5", split=eval_splits()),
-        provenance=f"{RESULTS}/models/lr_l2/validation_curve.tsv.prov.json",
+        **tuned_baseline_outputs("lr_l2"),
     params:
         penalty="l2",
         lambdas=config["baselines"]["lr_l2_lambdas"],
         selection=BASELINE_SELECTION,
-    resources:
-        mem_mb=data_mem_mb,
-    threads: workflow.cores
     log:
         f"{LOGS}/fit_ridge_regression.log",
     benchmark:
         f"{BENCH}/fit_ridge_regression.tsv"
-    conda:
-        "../envs/data.yaml"
-    script:
-        f"{SCRIPTS}/fit_lasso_ridge.py"
 
 
 rule fit_knn_ge:
@@ -85,10 +79,7 @@ rule fit_knn_ge:
         unpack(train_eval_inputs),
         train=f"{RESULTS}/splits/geo_tr.h5",
     output:
-        curve=f"{RESULTS}/models/knn/validation_curve.tsv",
-        chosen=f"{RESULTS}/models/knn/chosen.json",
-        predictions=expand(f"{RESULTS}/predictions/knn/{{split}}.h5", split=eval_splits()),
-        provenance=f"{RESULTS}/models/knn/validation_curve.tsv.prov.json",
+        **tuned_baseline_outputs("knn"),
     params:
         ks=config["baselines"]["knn_k"],
         selection=BASELINE_SELECTION,

@@ -8,10 +8,10 @@ from snakemake.utils import validate
 
 sys.path.insert(0, f"{workflow.basedir}/workflow_scripts")  # the workflow's own dgex library, before any installed one
 
-from dgex import layout
+from dgex import layout, rulekit
 from dgex.architecture import NAME_PATTERN, RESOURCE_MARGIN, Architecture, TrainingJob, grid
 from dgex.artifacts import part_genes, read_partition
-from dgex.dgex_model import training_params
+from dgex.training import training_params
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -97,6 +97,13 @@ def rule_settings(section, *keys):
     return {k: config[section][k] for k in keys}
 
 
+def check_rule_contracts():
+    """Fail before any job runs when a rule breaks the contract of dgex.rulekit (called at the end of the Snakefile)."""
+    problems = rulekit.contract_problems(workflow.rules)
+    if problems:
+        raise ValueError("\n".join(problems))
+
+
 def genes_input(wildcards):
     """Raw inputs of the gene-matrix rule for one dataset."""
     return {"data": raw_path(wildcards.dataset), "map_lm": raw_path("map_lm"), "map_tg": raw_path("map_tg")}
@@ -137,7 +144,7 @@ def summary_inputs(wildcards):
 
 def dropout_table_inputs(wildcards):
     """Per-gene evaluations of every method on the split of a supplementary (every dropout) table."""
-    return evaluation_files(wildcards.split)
+    return {"per_gene": evaluation_files(wildcards.split)}
 
 
 def improvement_inputs(wildcards):

@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from conftest import REPO, run_snakemake, write_config
+from helpers import REPO, run_snakemake, write_config
 
 from dgex.layout import EVAL_SPLITS, TEST_SPLITS
 

@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import run_snakemake, write_config
+from helpers import run_snakemake, write_config
 from dgex.dedup import deduplicate
 from dgex.gctx import Gct, GctxReader, iter_gctx_profiles, read_gct, read_gctx_ids, sniff_format, write_gct
 from dgex.genes import rnaseq_genes

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import Lasso, LinearRegression, Ridge
 
-from conftest import run_snakemake, write_config
+from helpers import run_snakemake, write_config
 from dgex import baselines as B
 from dgex.io import InputError
 from dgex.matrix import Matrix, load_matrix, save_matrix

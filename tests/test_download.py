@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, run_snakemake, shared_file, write_config
+from helpers import REPO, run_snakemake, shared_file, write_config
 from dgex.download import DownloadError, Progress, Source, fetch
 
 PAYLOAD = np.random.default_rng(0).bytes(300_000)

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_snakemake
+from helpers import run_snakemake
 from report_run import FIGURES, TARGETS, report_run
 from scipy.stats import gaussian_kde as scipy_kde
 

@@ -8,14 +8,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, shared_file
-from dgex.dgex_model import Architecture, build_model, load_model, predict, save_model
-from dgex.infer import (InferenceSettings, describe_ids, infer_gctx, load_bundle, match_landmarks, read_chip,
-                        write_bundle)
+from helpers import REPO, SNAKEMAKE, shared_file
+from dgex.architecture import Architecture
+from dgex.bundle import load_bundle, write_bundle
 from dgex.gctx import Gct, read_gct, write_gct
+from dgex.infer import InferenceSettings, infer_gctx
 from dgex.io import InputError
-from dgex.sources import read_gene_map
+from dgex.l1000 import describe_ids, match_landmarks, read_chip
 from dgex.matrix import load_matrix
+from dgex.network import build_model, load_model, predict, save_model
+from dgex.sources import read_gene_map
 
 N_TARGETS = 60  # real target genes of the small real-data bundle, in two parts
 

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dgex.dgex_model import Architecture, build_model
+from dgex.architecture import Architecture
+from dgex.network import build_model
 from dgex.interpret import (LinearFit, hidden_units, linear_fits, major_mask, major_weight_summary, major_weights,
                             plot_linear_fits, plot_major_weights)
 
@@ -96,7 +97,7 @@ def test_linear_fit_matches_least_squares_with_intercept():
 
 def test_hidden_layer_explains_what_the_network_outputs(tmp_path):
     """Targets that are the network's own outputs are linear in its hidden activations: adjusted R^2 1 there, less on landmarks."""
-    from dgex.dgex_model import predict
+    from dgex.network import predict
 
     rng = np.random.default_rng(3)
     models = [build_model(12, 4, Architecture(1, 10, 0.0), seed=s) for s in (0, 1)]

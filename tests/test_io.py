@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import shared_file
+from helpers import shared_file
 from dgex.gctx import Gct, iter_gctx_profiles, read_gct, read_gctx_ids, sniff_format, write_gct
 from dgex.io import InputError, atomic_path
 from dgex.sources import GeneMap, read_g1000, read_gene_map, write_g1000, write_gene_map

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_snakemake, write_config
+from helpers import run_snakemake, write_config
 from dgex.splits import check_partition, partition_targets
 
 TARGETS = [f"g{i}" for i in range(101)]

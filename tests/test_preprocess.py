@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import rankdata
 
-from conftest import shared_file
+from helpers import shared_file
 from dgex.dedup import close_pairs, deduplicate, keep_from_pairs
 from dgex.gctx import Gct, GctxReader, iter_gctx_profiles, read_gct, read_gctx_ids, write_gct
 from dgex.genes import microarray_genes, rnaseq_genes, select_targets, strip_version

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, TINY, deep_update, run_snakemake, write_config
+from helpers import REPO, SNAKEMAKE, TINY, deep_update, run_snakemake, write_config
 
 SLURM_DIR = REPO / "tests" / "slurm"
 LOCK = Path("/tmp/dgex-slurm-test.lock")  # one test SLURM per machine at a time (fixed ports, /etc/slurm)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 
 EPOCHS = 8
 TRAIN = r"""
@@ -22,7 +22,10 @@ import tensorflow as tf
 tf.config.threading.set_intra_op_parallelism_threads(2)
 tf.config.threading.set_inter_op_parallelism_threads(1)
 tf.config.experimental.enable_op_determinism()
-from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings, write_npz
+from dgex.architecture import Architecture
+from dgex.reproducible import write_npz
+from dgex.trainer import Trainer
+from dgex.training import EvalSet, TrainSettings
 
 logging.basicConfig(level=logging.INFO)
 out, epochs, pause, jit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "xla"
@@ -34,7 +37,7 @@ t = Trainer(Architecture(2, 32, 0.1), TrainSettings(epochs=epochs, learning_rate
                                                    jit_compile=jit), X, Y, ev,
             {"geo": "geo_va", "rnaseq": "g1000_va"}, out + "/ckpt")
 t.fit(out + "/history.tsv", on_epoch=lambda row: time.sleep(pause))  # the pause only widens the window for the kill
-arrays = {f"w{i}": w for i, w in enumerate(t.weights())}
+arrays = {f"w{i}": np.array(w) for i, w in enumerate(t.vars)}
 arrays |= {f"best_{c}_{i}": w for c, ws in t.best_weights.items() for i, w in enumerate(ws)}
 write_npz(out + "/final.npz", arrays)
 """

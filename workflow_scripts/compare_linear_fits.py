@@ -4,10 +4,10 @@ import json
 import numpy as np
 from dgex import rulekit
 from dgex.artifacts import part_genes, read_partition
-from dgex.dgex_model import load_model
 from dgex.interpret import linear_fits, plot_linear_fits
 from dgex.io import write_text, write_tsv
 from dgex.matrix import load_matrix
+from dgex.network import load_model
 
 
 def main(smk, log):

@@ -21,4 +21,4 @@ def main(smk, log):
     write_tsv(smk.output.keep, pd.DataFrame({"sample": samples, "kept": keep.astype(int)}))
 
 
-rulekit.run(snakemake, main)  # noqa: F821
+rulekit.run(snakemake, main, seed=snakemake.params.seed)  # noqa: F821

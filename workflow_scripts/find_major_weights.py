@@ -3,9 +3,9 @@ import json
 
 from dgex import rulekit
 from dgex.artifacts import read_gene_stats
-from dgex.dgex_model import load_model
 from dgex.interpret import hidden_units, major_weight_summary, major_weights, plot_major_weights
 from dgex.io import write_text, write_tsv
+from dgex.network import load_model
 from dgex.sources import read_gene_map
 
 

@@ -4,9 +4,9 @@ import pandas as pd
 
 from dgex import rulekit
 from dgex.artifacts import read_assignment, split_samples
-from dgex.infer import demo_chip
 from dgex.gctx import Gct, read_gct, write_gct
 from dgex.io import write_tsv
+from dgex.l1000 import demo_chip
 from dgex.sources import read_gene_map
 
 EXTRA_LANDMARK_SHARE = 35 / 943  # L1000 has 978 landmarks, 35 more than the D-GEX networks use
@@ -36,4 +36,4 @@ def main(smk, log):
     log.info("demo L1000: %d landmark rows (%d not used by the networks) x %d GEO-te profiles", len(rows), n_extra, len(cids))
 
 
-rulekit.run(snakemake, main)  # noqa: F821
+rulekit.run(snakemake, main, seed=snakemake.params.seed)  # noqa: F821

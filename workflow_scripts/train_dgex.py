@@ -6,10 +6,12 @@ import numpy as np
 from dgex import rulekit
 from dgex.architecture import Architecture
 from dgex.artifacts import part_genes, read_partition
-from dgex.dgex_model import EvalSet, RunOptions, Trainer, TrainSettings, predict, save_model
 from dgex.io import InputError
 from dgex.layout import CRITERIA, EVAL_SPLITS, criterion_splits
 from dgex.matrix import Matrix, load_matrix, save_matrix
+from dgex.network import predict, save_model
+from dgex.trainer import Trainer
+from dgex.training import EvalSet, RunOptions, TrainSettings
 
 
 def configure_tensorflow(threads: int) -> None:
@@ -74,4 +76,4 @@ def main(smk, log):
                                                            {"best_epoch": state.best[crit]["epoch"], "criterion": crit}))
 
 
-rulekit.run(snakemake, main)  # noqa: F821
+rulekit.run(snakemake, main, seed=snakemake.params.seed)  # noqa: F821

@@ -2,11 +2,12 @@
 import numpy as np
 from dgex import rulekit
 from dgex.artifacts import read_assignment, read_gene_stats, read_partition, split_samples
-from dgex.infer import read_chip, write_bundle
-from dgex.sources import read_gene_map
+from dgex.bundle import write_bundle
+from dgex.l1000 import read_chip
 from dgex.layout import TRAIN_SPLIT
 from dgex.matrix import load_matrix
 from dgex.normalize import quantile_reference
+from dgex.sources import read_gene_map
 
 
 def main(smk, log):

@@ -152,11 +152,6 @@ def kmeans_labels(src: ProfileSource, n_clusters: int, seed: int, batch_size: in
     return labels
 
 
-def cluster_labels(X: np.ndarray, n_clusters: int, seed: int, batch_size: int = 1000, epochs: int = 2) -> np.ndarray:
-    """MiniBatchKMeans cluster label of every profile of an in-memory matrix (seeded)."""
-    return kmeans_labels(ArraySource(np.asarray(X, dtype=np.float32)), n_clusters, seed, batch_size, epochs)
-
-
 def cluster_groups(labels: np.ndarray, n_features: int, budget_bytes: int) -> list[list[int]]:
     """Clusters packed into groups whose float32 profiles fit in `budget_bytes` (one pass over the file per group)."""
     sizes = np.bincount(labels)

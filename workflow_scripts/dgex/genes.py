@@ -10,8 +10,8 @@ import scipy.sparse as sp
 
 from .gctx import Gct
 from .io import InputError
-from .sources import GeneMap
 from .matrix import Matrix
+from .sources import GeneMap
 
 log = logging.getLogger(__name__)
 ENSEMBL_VERSION = re.compile(r"^(ENS[A-Z]*\d+)\.\d+(_PAR_Y)?$")  # ENSG..., and ENSGR... (GENCODE PAR_Y copies)

@@ -220,7 +220,7 @@ def linear_fits(models: Sequence, X: np.ndarray, Y: np.ndarray, columns: Sequenc
 
     models[k] predicts the target columns `columns[k]` of Y; X are the (standardized) landmarks of the same profiles.
     """
-    from .dgex_model import predict
+    from .network import predict
 
     n_targets = Y.shape[1]
     on_landmarks = LinearFit()

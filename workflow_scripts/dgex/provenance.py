@@ -73,11 +73,6 @@ def params_sha256(params: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(_jsonable(params), sort_keys=True).encode()).hexdigest()
 
 
-def provenance_path(first_output: str | os.PathLike) -> Path:
-    """Where the record for a rule whose first output is `first_output` lives."""
-    return Path(str(first_output) + PROV_SUFFIX)
-
-
 def write_provenance(
     record_path: str | os.PathLike,
     rule: str,
@@ -109,14 +104,7 @@ def write_provenance(
 
 
 def from_snakemake(smk, started: float, seed: int | None = None) -> dict:
-    """Write the record for a Snakemake script job; the record is the output named 'provenance'."""
+    """Write the record of a Snakemake script job to its output named 'provenance' (dgex.rulekit's contract)."""
     params = {k: v for k, v in smk.params.items()}
     outputs = [o for o in smk.output]
     return write_provenance(smk.output.provenance, smk.rule, list(smk.input), outputs, params, started, seed)
-
-
-def verify_results(root: str | os.PathLike, workdir: str | os.PathLike | None = None) -> dict[str, list[str]]:
-    """Re-check every artifact under `root` against its provenance record (see dgex.verify): category -> paths."""
-    from .verify import verify
-
-    return verify(root, workdir).as_paths()

@@ -65,7 +65,7 @@ class Report:
         return {k: len(getattr(self, k)) for k in ("ok",) + FAILURES + ("temporary", "policy", "inputs_gone")}
 
     def as_paths(self) -> dict[str, list[str]]:
-        """Category -> paths, the shape dgex.provenance.verify_results returns."""
+        """Category -> paths."""
         return {k: [f.path for f in getattr(self, k)] for k in self.counts()}
 
     def lines(self, verbose: bool = False) -> list[str]:
