@@ -1,7 +1,8 @@
 # The paper's tables and figures from the pipeline's own outputs, grouped by category for `snakemake --report`.
 # Tables and figures read the per-gene evaluations (and training histories) directly, never each other, and each rule
 # gets only the settings it uses: a table setting reruns only table rules, a figure setting only the figures it changes.
-# The eight rules differ only in their files and settings, listed in REPORT_RULES; each runs workflow_scripts/<rule>.py.
+# The eight rules differ only in their files and settings, listed in REPORT_RULES; all run workflow_scripts/report_rules.py,
+# whose function of the rule's name makes the table or figure.
 
 
 def table_outputs(table, category, subcategory):
@@ -93,4 +94,4 @@ for _name, (_outputs, _inputs, _params) in REPORT_RULES.items():
         conda:
             "../envs/report.yaml"
         script:
-            f"{SCRIPTS}/{_name}.py"
+            f"{SCRIPTS}/report_rules.py"  # evaluated again when the job runs: no loop variable here
