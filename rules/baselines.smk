@@ -36,10 +36,31 @@ rule fit_linear_regression:
         f"{SCRIPTS}/fit_linear_regression.py"
 
 
-rule fit_lasso_regression:
+# LR-L2 and LR-L1 run one script and differ in their settings (`use rule ... with:` adds to the params, never removes)
+rule fit_ridge_regression:
     input:
         unpack(train_eval_inputs),
         train=f"{RESULTS}/splits/geo_tr.h5",
+    output:
+        **tuned_baseline_outputs("lr_l2"),
+    params:
+        penalty="l2",
+        lambdas=config["baselines"]["lr_l2_lambdas"],
+        selection=BASELINE_SELECTION,
+    resources:
+        mem_mb=data_mem_mb,
+    threads: workflow.cores
+    log:
+        f"{LOGS}/fit_ridge_regression.log",
+    benchmark:
+        f"{BENCH}/fit_ridge_regression.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        f"{SCRIPTS}/fit_lasso_ridge.py"
+
+
+use rule fit_ridge_regression as fit_lasso_regression with:
     output:
         **tuned_baseline_outputs("lr_l1"),
     params:
@@ -47,31 +68,10 @@ rule fit_lasso_regression:
         lambdas=config["baselines"]["lr_l1_lambdas"],
         tol=config["baselines"]["lr_l1_tol"],
         max_sweeps=config["baselines"]["lr_l1_max_sweeps"],
-        selection=BASELINE_SELECTION,
-    resources:
-        mem_mb=data_mem_mb,
-    threads: workflow.cores
     log:
         f"{LOGS}/fit_lasso_regression.log",
     benchmark:
         f"{BENCH}/fit_lasso_regression.tsv"
-    conda:
-        "../envs/data.yaml"
-    script:
-        f"{SCRIPTS}/fit_lasso_ridge.py"
-
-
-use rule fit_lasso_regression as fit_ridge_regression with:
-    output:
-        **tuned_baseline_outputs("lr_l2"),
-    params:
-        penalty="l2",
-        lambdas=config["baselines"]["lr_l2_lambdas"],
-        selection=BASELINE_SELECTION,
-    log:
-        f"{LOGS}/fit_ridge_regression.log",
-    benchmark:
-        f"{BENCH}/fit_ridge_regression.tsv"
 
 
 rule fit_knn_ge:
