@@ -5,16 +5,6 @@
 BASELINE_SELECTION = {split: layout.selection_split(split) for split in eval_splits()}
 
 
-def tuned_baseline_outputs(method):
-    """A tuned baseline's validation curve, chosen hyper-parameters, predictions on every evaluation split, and record."""
-    return {
-        "curve": f"{RESULTS}/models/{method}/validation_curve.tsv",
-        "chosen": f"{RESULTS}/models/{method}/chosen.json",
-        "predictions": expand(f"{RESULTS}/predictions/{method}/{{split}}.h5", split=eval_splits()),
-        "provenance": f"{RESULTS}/models/{method}/validation_curve.tsv.prov.json",
-    }
-
-
 rule fit_linear_regression:
     input:
         unpack(train_eval_inputs),

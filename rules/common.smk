@@ -129,6 +129,16 @@ def dgex_part_predictions(wildcards):
     return expand(f"{RESULTS}/models/dgex/{wildcards.arch}/part{{part}}/pred_{wildcards.split}.h5", part=range(n_parts()))
 
 
+def tuned_baseline_outputs(method):
+    """A tuned baseline's validation curve, chosen hyper-parameters, predictions on every evaluation split, and record."""
+    return {
+        "curve": f"{RESULTS}/models/{method}/validation_curve.tsv",
+        "chosen": f"{RESULTS}/models/{method}/chosen.json",
+        "predictions": expand(f"{RESULTS}/predictions/{method}/{{split}}.h5", split=eval_splits()),
+        "provenance": f"{RESULTS}/models/{method}/validation_curve.tsv.prov.json",
+    }
+
+
 def evaluation_files(split):
     """Per-gene evaluation tables of every method on one split."""
     return expand(f"{RESULTS}/evaluation/{{method}}/{split}.tsv", method=methods())
@@ -171,6 +181,31 @@ def epoch_curve_inputs(wildcards):
 def report_split_subcategory(wildcards):
     """Report subcategory of a per-split table or figure, e.g. 'GEO test (geo_te)'."""
     return f"{layout.SPLIT_TITLES[wildcards.split]} ({wildcards.split})"
+
+
+def table_outputs(table, category, subcategory):
+    """TSV, Markdown and HTML (in the report, captioned by report/<kind>_table.rst) of tables/<table>, and its record."""
+    caption = f"../report/{table.removesuffix('_{split}')}_table.rst"
+    html = report(f"{RESULTS}/tables/{table}.html", category=category, subcategory=subcategory, caption=caption)
+    files = {"tsv": f"{RESULTS}/tables/{table}.tsv", "md": f"{RESULTS}/tables/{table}.md", "html": html}
+    return files | {"provenance": f"{files['tsv']}.prov.json"}
+
+
+def figure_outputs(figure):
+    """PNG (in the report, captioned by report/<figure>.rst) and SVG of figures/<figure>_<split>, and its record."""
+    png = f"{RESULTS}/figures/{figure}_{{split}}.png"
+    shown = report(png, category="Figures", subcategory=report_split_subcategory, caption=f"../report/{figure}.rst")
+    return {"png": shown, "svg": png.removesuffix(".png") + ".svg", "provenance": f"{png}.prov.json"}
+
+
+def table_settings(*keys):
+    """The params of a table rule: the config.tables settings it reads."""
+    return {"tables": rule_settings("tables", *keys)}
+
+
+def figure_settings(*keys):
+    """The params of a figure rule: the config.figures settings it reads."""
+    return {"figures": rule_settings("figures", *keys)}
 
 
 def final_outputs():

@@ -5,31 +5,6 @@
 # whose function of the rule's name makes the table or figure.
 
 
-def table_outputs(table, category, subcategory):
-    """TSV, Markdown and HTML (in the report, captioned by report/<kind>_table.rst) of tables/<table>, and its record."""
-    caption = f"../report/{table.removesuffix('_{split}')}_table.rst"
-    html = report(f"{RESULTS}/tables/{table}.html", category=category, subcategory=subcategory, caption=caption)
-    files = {"tsv": f"{RESULTS}/tables/{table}.tsv", "md": f"{RESULTS}/tables/{table}.md", "html": html}
-    return files | {"provenance": f"{files['tsv']}.prov.json"}
-
-
-def figure_outputs(figure):
-    """PNG (in the report, captioned by report/<figure>.rst) and SVG of figures/<figure>_<split>, and its record."""
-    png = f"{RESULTS}/figures/{figure}_{{split}}.png"
-    shown = report(png, category="Figures", subcategory=report_split_subcategory, caption=f"../report/{figure}.rst")
-    return {"png": shown, "svg": png.removesuffix(".png") + ".svg", "provenance": f"{png}.prov.json"}
-
-
-def table_settings(*keys):
-    """The params of a table rule: the config.tables settings it reads."""
-    return {"tables": rule_settings("tables", *keys)}
-
-
-def figure_settings(*keys):
-    """The params of a figure rule: the config.figures settings it reads."""
-    return {"figures": rule_settings("figures", *keys)}
-
-
 # rule -> (outputs, input function, params)
 REPORT_RULES = {
     "make_summary_table": (
