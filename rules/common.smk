@@ -2,8 +2,10 @@
 
 import math
 import sys
+import warnings
 from pathlib import Path
 
+import yaml
 from snakemake.utils import validate
 
 sys.path.insert(0, f"{workflow.basedir}/workflow_scripts")  # the workflow's own dgex library, before any installed one
@@ -13,7 +15,42 @@ from dgex.architecture import NAME_PATTERN, RESOURCE_MARGIN, Architecture, Train
 from dgex.artifacts import part_genes, read_partition
 from dgex.training import training_params
 
-validate(config, schema="../schemas/config.schema.yaml")
+SCHEMA = Path(workflow.current_basedir) / "../schemas/config.schema.yaml"
+PATH_SEPARATORS = "\\/"  # not written as "/" alone: snakemake --lint takes that for an absolute path
+RUN_NAME_RULE = "a plain folder name under results/: letters, digits, '_', '-', '.', not only dots, no separators"
+
+
+def check_run_name(name):
+    """Refuse a run_name that is not one folder under results/ ('..' escapes it, '.' is results/ itself)."""
+    if isinstance(name, str) and (not name.strip(".") or any(sep in name for sep in PATH_SEPARATORS)):
+        raise ValueError(f"run_name: {name!r} is not {RUN_NAME_RULE}")
+
+
+def float_integers(value, schema, key=""):
+    """(key, value) of every whole number written as a decimal where the schema wants an integer.
+
+    JSON Schema (and Snakemake's validate) counts 1.0 as an integer, but NumPy seeds, ranges and job names do not.
+    """
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if isinstance(value, float) and "integer" in types and "number" not in types:
+        yield key, value
+    elif isinstance(value, dict):
+        extra = schema.get("additionalProperties")
+        for k, v in value.items():
+            sub = schema.get("properties", {}).get(k, extra if isinstance(extra, dict) else {})
+            yield from float_integers(v, sub, f"{key}.{k}" if key else k)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, v in enumerate(value):
+            yield from float_integers(v, schema["items"], f"{key}[{i}]")
+
+
+check_run_name(config.get("run_name"))
+validate(config, schema=str(SCHEMA))
+_floats = list(float_integers(config, yaml.safe_load(SCHEMA.read_text())))
+if _floats:
+    raise ValueError("these settings must be integers, written without a decimal point: "
+                     + ", ".join(f"{k}: {v!r} (write {int(v)})" for k, v in _floats))
 
 
 RESULTS = f"results/{config['run_name']}"
@@ -102,6 +139,53 @@ def check_rule_contracts():
     problems = rulekit.contract_problems(workflow.rules)
     if problems:
         raise ValueError("\n".join(problems))
+
+
+# ---- Settings the schema cannot check alone, checked when the DAG is built (not after hours of training).
+FIGURE_COLOR_KEYS = ["dgex", "lr", "lr_l1", "lr_l2", "knn"]  # figures.colors: dgex stands for every D-GEX
+
+
+def check_figure_and_table_settings():
+    """figures.colors/colormap/architectures and tables.dropout must fit matplotlib and the dgex grid."""
+    import matplotlib
+    import matplotlib.colors
+
+    f, d = config["figures"], config["dgex"]
+    errors = []
+    for key, color in f["colors"].items():
+        if key not in FIGURE_COLOR_KEYS:
+            errors.append(f"figures.colors.{key}: no such method; colours are set for {FIGURE_COLOR_KEYS}")
+        elif not matplotlib.colors.is_color_like(color):
+            errors.append(f"figures.colors.{key}: {color!r} is not a matplotlib colour (a name like 'tab:red', or '#rrggbb')")
+    if f["colormap"] not in matplotlib.colormaps:
+        names = sorted(c for c in matplotlib.colormaps if not c.endswith("_r"))
+        errors.append(f"figures.colormap: {f['colormap']!r} is not a matplotlib colormap; one of {names} (or one with _r)")
+    shapes = list(dict.fromkeys(a.shape for a in grid(d["layers"], d["units"], d["dropout"])))
+    unknown = [a for a in f["architectures"] if a not in shapes]
+    if unknown:
+        errors.append(f"figures.architectures: {unknown} not in the dgex grid (layers x units: {shapes})")
+    rates = sorted({round(r * 100) for r in d["dropout"]})
+    if config["tables"]["dropout"] is not None and round(config["tables"]["dropout"] * 100) not in rates:
+        errors.append(f"tables.dropout: {config['tables']['dropout']} is not a rate of dgex.dropout {d['dropout']}")
+    if errors:
+        raise ValueError("; ".join(errors))
+
+
+def check_download_folders():
+    """data.download.dir must not be, lie inside or hold a mirror folder: a forced rerun deletes outputs (the mirror's files)."""
+    given = config["data"]["download"]["dir"]
+    folder = Path(given).expanduser().resolve()
+    for m in download_mirrors():
+        mirror = Path(m).expanduser().resolve()
+        if folder == mirror or folder.is_relative_to(mirror) or mirror.is_relative_to(folder):
+            how = "is" if folder == mirror else "lies inside" if folder.is_relative_to(mirror) else "contains"
+            raise ValueError(f"data.download.dir {given!r} ({folder}) {how} the mirror folder {m!r} of data.download.mirror: "
+                             "Snakemake deletes a rule's outputs before it reruns, which would delete the mirror's files; "
+                             "use a separate download folder")
+
+
+check_figure_and_table_settings()
+check_download_folders()
 
 
 def genes_input(wildcards):
@@ -221,6 +305,12 @@ def final_outputs():
 # ---- Job resources: memory (MB) and wall time (minutes) that cluster schedulers reserve (README, "Running on a cluster").
 # Evaluated when a job is ready, from its real input files; `attempt` grows them when Snakemake retries a job.
 # The D-GEX model (parameter count, memory, runtime) is dgex.architecture's.
+# `input.size_mb` (profiles/default, Snakemake's own disk default) cannot be evaluated inside Snakemake's running event
+# loop (`--report` renders captions there): Snakemake then gives <TBD> as intended, but first builds the coroutine that
+# would sum the sizes and leaves it unawaited, a RuntimeWarning per job. Only that message is silenced (docs/upstream.md).
+warnings.filterwarnings(
+    "ignore", r"coroutine 'InputFiles\._predicated_size_files\.<locals>\.sizes' was never awaited", RuntimeWarning
+)
 
 
 def matrix_shape(path):

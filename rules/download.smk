@@ -1,4 +1,6 @@
 # Source downloads, one rule per source (data.download.sources): local mirror first, else HTTP(S) with resume and retries.
+# Only what decides a file's content (URL, filename, sha256) is a param; how it is fetched (data.download.mirror,
+# retries, timeout_s) the script reads from the config, so changing it never re-downloads or reruns anything.
 
 
 for _source in DOWNLOAD_SOURCES:
@@ -12,9 +14,6 @@ for _source in DOWNLOAD_SOURCES:
         params:
             source=_source,
             spec=config["data"]["download"]["sources"][_source],
-            mirror=download_mirrors(),
-            retries=config["data"]["download"]["retries"],
-            timeout_s=config["data"]["download"]["timeout_s"],
         localrule: True
         log:
             f"{LOGS}/download/{_source}.log",

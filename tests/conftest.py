@@ -16,8 +16,11 @@ def tiny_workdir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    """One complete run of the workflow on the tiny config, shared by the tests that only read its outputs."""
+    """One complete run of the workflow on the tiny config, shared by the tests that only read its outputs.
+
+    Snakemake's stderr is kept in snakemake.stderr beside the config.
+    """
     workdir = tmp_path_factory.mktemp("tiny_run")
     write_config(workdir)
-    run_snakemake(workdir)
+    (workdir / "snakemake.stderr").write_text(run_snakemake(workdir).stderr)
     return workdir

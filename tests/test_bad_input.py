@@ -143,3 +143,30 @@ def test_workflow_stops_on_wrong_checksum_from_mirror(tmp_path):
     log = (work / "results" / "tiny" / "logs" / "download" / "map_lm.log").read_text()
     assert proc.returncode != 0 and "map_lm.txt: sha256 mismatch" in log and "expected 7c0be34e" in log
     assert not (work / "dl" / "map_lm.txt").exists() and not (work / "dl" / "map_lm.txt.part").exists()
+
+
+# Config values the schema lets through but the run cannot use: refused when the DAG is built, naming the key (issue 14).
+BAD_CONFIGS = {
+    "run_name_parent": ({"run_name": ".."}, ["run_name: '..' is not a plain folder name under results/"]),
+    "run_name_dot": ({"run_name": "."}, ["run_name: '.' is not a plain folder name under results/"]),
+    "whole_floats": ({"seed": 1.0, "dgex": {"units": [16.0]}, "partitions": {"n_parts": 2.0}},
+                     ["must be integers", "seed: 1.0 (write 1)", "dgex.units[0]: 16.0 (write 16)", "partitions.n_parts: 2.0 (write 2)"]),
+    # figure and table settings are all checked together, each named
+    "figures_tables": ({"tables": {"dropout": 0.25},
+                        "figures": {"architectures": ["1x16", "2x16"], "colors": {"lr": "blurple", "lasso": "red"}, "colormap": "virdis"}},
+                       ["tables.dropout: 0.25 is not a rate of dgex.dropout [0.1]",
+                        "figures.architectures: ['2x16'] not in the dgex grid (layers x units: ['1x16'])",
+                        "figures.colors.lr: 'blurple' is not a matplotlib colour",
+                        "figures.colors.lasso: no such method; colours are set for ['dgex', 'lr', 'lr_l1', 'lr_l2', 'knn']",
+                        "figures.colormap: 'virdis' is not a matplotlib colormap; one of [", "'viridis'"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(BAD_CONFIGS))
+def test_bad_config_is_refused_at_dag_time_naming_the_key(tmp_path, case):
+    extra, messages = BAD_CONFIGS[case]
+    write_config(tmp_path, extra)
+    proc = run_snakemake(tmp_path, "-n", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and all(m in out for m in messages), out[-3000:]

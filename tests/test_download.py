@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,8 +15,9 @@ import pytest
 
 from helpers import REPO, run_snakemake, shared_file, write_config
 from dgex.download import DownloadError, Progress, Source, fetch
+from dgex.gctx import HDF5_MAGIC
 
-PAYLOAD = np.random.default_rng(0).bytes(300_000)
+PAYLOAD = HDF5_MAGIC + np.random.default_rng(0).bytes(300_000)  # served as geo.gctx: starts as HDF5 does
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
@@ -249,3 +251,76 @@ def test_workflow_preprocesses_real_gpl96_and_maps_from_a_mirror(tmp_path):
     assert gtex.values.shape == (12, 10463) and gtex.genes == tr.genes
     # GEO-tr is standardized with its own statistics: mean 0 per gene
     assert np.abs(tr.values.mean(axis=0)).max() < 1e-3
+
+
+@pytest.mark.parametrize("filename, content, expected", [
+    ("geo.gctx", b"<!DOCTYPE html>\n<html><body>Moved</body></html>\n", "a GCTX file (HDF5 signature), found an HTML page"),
+    ("g1000.txt.gz", b"TargetID\tGene_Symbol\n", "gzip data (magic bytes 1f 8b)"),
+    ("map_lm.txt", b"<html><head><title>Login</title></head></html>\n", "tab-separated text, found an HTML page"),
+    ("map_tg.txt", b"\x89HDF\r\n\x1a\n\x00\x00", "tab-separated text"),
+])
+def test_mirror_file_of_the_wrong_kind_is_refused_before_it_is_copied(tmp_path, filename, content, expected):
+    """An HTML page (or other wrong bytes) in the mirror with no sha256 configured: named, never copied nor recorded."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / filename).write_bytes(content)
+    out = tmp_path / "dl"
+    with pytest.raises(DownloadError) as err:
+        fetch(Source("src", closed_port_url(), filename), out / filename, [mirror], retries=0, sleep=no_sleep)
+    msg = str(err.value)
+    assert str(mirror / filename) in msg and expected in msg and "data.download.sources.src" in msg, msg
+    assert list(out.iterdir()) == []  # no copy, no .part, nothing recorded
+    assert (mirror / filename).read_bytes() == content  # the user's file is left alone
+
+
+def test_server_answering_other_bytes_than_the_format_is_refused(server, tmp_path):
+    # PAYLOAD starts as HDF5 does: served as a gene map (text), it is refused before anything is kept
+    with pytest.raises(DownloadError, match=r"map_lm\.txt: .*/data\.gctx served another file instead of the data file.*"
+                                            r"expected tab-separated text"):
+        fetch(Source("map_lm", f"{server}/data.gctx", "map_lm.txt"), tmp_path / "map_lm.txt", sleep=no_sleep)
+    assert list(tmp_path.iterdir()) == []
+
+
+def mirror_config(**download) -> dict:
+    """A tiny config with data.source: download into dl/ (no retries), plus data.download settings."""
+    return {"data": {"source": "download", "download": {"dir": "dl", "retries": 0} | download}}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder, mirror, how", [("m", "m", "is"), ("m/dl", "m", "lies inside"), ("d", "d/m", "contains")])
+def test_download_folder_overlapping_a_mirror_is_refused_at_dag_time(tmp_path, folder, mirror, how):
+    """A forced rerun deletes a download's output first: if that is the user's mirror file, it is lost; so refuse the config."""
+    (tmp_path / mirror).mkdir(parents=True)
+    (tmp_path / mirror / "map_lm.txt").write_text("A\tENSG1\tp1\n")
+    write_config(tmp_path, mirror_config(mirror=mirror, dir=folder))
+    proc = run_snakemake(tmp_path, "-n", "--forceall", f"{folder}/map_lm.txt", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and f"data.download.dir {folder!r}" in out and f"{how} the mirror folder {mirror!r}" in out, out
+    assert (tmp_path / mirror / "map_lm.txt").read_text() == "A\tENSG1\tp1\n"
+
+
+@pytest.mark.slow
+def test_transport_settings_rerun_nothing(tmp_path):
+    """data.download.timeout_s, retries and mirror say how a file is fetched, not what it is: editing them reruns nothing."""
+    maps = shared_file("dgex", "map_lm.txt").parent
+    other = tmp_path / "other_mirror"
+    shutil.copytree(maps, other)
+    targets = ["dl/map_lm.txt", "dl/map_tg.txt"]
+    write_config(tmp_path, mirror_config(mirror=str(maps)))
+    run_snakemake(tmp_path, *targets)
+
+    def changed_after(**edit) -> tuple[set[str], str]:
+        """Files --list-changes params adds after the edit (Snakemake 9 also lists unchanged jobs), and the dry run."""
+        listed = lambda: set(run_snakemake(tmp_path, "--list-changes", "params", *targets).stdout.split())  # noqa: E731
+        before = listed()
+        write_config(tmp_path, mirror_config(**({"mirror": str(maps)} | edit)))
+        dry = run_snakemake(tmp_path, "-n", *targets)
+        return listed() - before, dry.stdout + dry.stderr
+
+    for edit in ({"timeout_s": 5}, {"retries": 7}, {"mirror": [str(other)]}):
+        changed, dry = changed_after(**edit)
+        assert not changed and "Nothing to be done" in dry, (edit, changed, dry[-2000:])
+    # a content setting still reruns the download it belongs to, and only that one
+    changed, dry = changed_after(sources={"map_lm": {"url": "https://example.org/map_lm.txt"}})
+    assert changed and all(c.startswith("dl/map_lm.txt") for c in changed), changed
+    assert "download_map_lm" in dry and "download_map_tg" not in dry, dry[-2000:]

@@ -1,4 +1,6 @@
 """Inference on L1000 profiles (paper 3.4): bundles, id mapping, bad input, streaming GCTX output, the CLI and the rules."""
+import os
+import shutil
 import subprocess
 import sys
 
@@ -11,7 +13,7 @@ import yaml
 from helpers import REPO, SNAKEMAKE, shared_file
 from dgex.architecture import Architecture
 from dgex.bundle import load_bundle, write_bundle
-from dgex.gctx import Gct, read_gct, write_gct
+from dgex.gctx import Gct, cmappy_compat, read_gct, write_gct
 from dgex.infer import InferenceSettings, infer_gctx
 from dgex.io import InputError
 from dgex.l1000 import describe_ids, match_landmarks, read_chip
@@ -23,13 +25,10 @@ N_TARGETS = 60  # real target genes of the small real-data bundle, in two parts
 
 
 def parse_gctx(path):
-    """A GCTX read back through cmapPy's own parser."""
-    import warnings
-
+    """A GCTX read back through cmapPy's own parser (with the numpy 2 / pandas 3 shim it needs)."""
     from cmapPy.pandasGEXpress.parse_gctx import parse
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
+    with cmappy_compat():
         return parse(str(path))
 
 
@@ -229,6 +228,54 @@ def test_command_line(real, tmp_path, capsys):
     if script.exists():  # the console entry point of an installed checkout
         proc = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0 and "--missing-landmarks" in proc.stdout
+
+
+def test_outputs_that_would_replace_an_input_are_refused(real, tmp_path, capsys, monkeypatch):
+    """dgex-infer IN IN, a hard link to IN, a file in (or a link into) the bundle, a non-GCTX name: refused, nothing changed."""
+    from dgex.infer import main
+
+    bundle = real["manifest"].parent
+    inp = tmp_path / "in.gctx"
+    shutil.copy(real["l1000"], inp)
+    os.link(inp, tmp_path / "in_link.gctx")
+    os.link(bundle / "landmarks.tsv", tmp_path / "landmarks_link.gctx")
+    before = {f: f.read_bytes() for f in [inp, *bundle.iterdir()]}
+    cases = [(inp, "is the input"), (tmp_path / "in_link.gctx", "is the input"),
+             (tmp_path / "landmarks_link.gctx", "is a file of the inference bundle"),
+             *[(bundle / name, "lies inside the inference bundle") for name in ("manifest.json", "part0.keras", "new.gctx")],
+             *[(tmp_path / name, "give a file name ending in .gctx") for name in ("out.h5", "out.gct")]]
+    for out, message in cases:
+        assert main([str(inp), str(out), "--bundle", str(bundle), "-q"]) == 2, out
+        err = capsys.readouterr().err
+        assert f"dgex-infer: error: {out}: " in err and message in err, err
+    monkeypatch.chdir(tmp_path)  # the same file named two ways
+    assert main(["in.gctx", "./in.gctx", "--bundle", str(bundle), "-q"]) == 2 and "is the input" in capsys.readouterr().err
+    assert {f: f.read_bytes() for f in [inp, *bundle.iterdir()]} == before
+    assert not (tmp_path / "out.h5").exists() and not (tmp_path / "out.gct").exists()
+
+
+def test_output_folders_are_never_made_and_stale_temporaries_go(real, tmp_path, capsys):
+    """A missing output folder and a folder as output are named errors; a killed run's temporaries of that output go."""
+    from dgex.infer import main
+
+    bundle = str(real["manifest"].parent)
+    out = tmp_path / "no" / "such" / "out.gctx"
+    assert main([str(real["l1000"]), str(out), "--bundle", bundle, "-q"]) == 2
+    assert f"{out.parent}: the output's folder does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
+    (tmp_path / "dir.gctx").mkdir()
+    assert main([str(real["l1000"]), str(tmp_path / "dir.gctx"), "--bundle", bundle, "-q"]) == 2
+    assert f"{tmp_path / 'dir.gctx'}: the output is a folder" in capsys.readouterr().err
+    # temporaries of a killed run on this output go; a running writer's and other outputs' stay
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale, other = tmp_path / f".tmp-{dead.pid}-out.gctx", tmp_path / f".tmp-{dead.pid}-other.gctx"
+    running = tmp_path / f".tmp-{os.getppid()}-out.gctx"
+    for f in (stale, other, running):
+        f.write_bytes(b"\x89HDF cut short")
+    assert main([str(real["l1000"]), str(tmp_path / "out.gctx"), "--bundle", bundle, "-q"]) == 0
+    assert not stale.exists() and other.exists() and running.exists()
+    assert parse_gctx(tmp_path / "out.gctx").data_df.shape == (978 + N_TARGETS, 377)
 
 
 def test_workflow_bundle_and_inference_match_the_trained_networks(tiny_run, tmp_path):

@@ -1,9 +1,14 @@
 """Interpreting trained networks (paper 3.3): major weights and hubs, adjusted R^2 on hidden activations vs landmarks."""
 import json
+import re
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+
+from helpers import run_snakemake
 
 from dgex.architecture import Architecture
 from dgex.network import build_model
@@ -136,3 +141,23 @@ def test_workflow_interpretation_outputs(tiny_run):
         assert s["major_hidden_output"] == (edges["layer"] == "hidden_output").sum() and s["hidden_units"] == 16
         assert (R / "figures" / f"major_weights_h1x16_d10_part{part}.png").exists()
     assert (R / "figures" / "linear_fits_h1x16_d10.svg").exists()
+
+
+@pytest.mark.slow
+def test_display_settings_redraw_without_redoing_the_analysis(tiny_run, tmp_path):
+    """figures.dpi reruns only the drawings; interpretation.input_sd the major weights, never the linear fits (~4 TFLOP)."""
+    work = tmp_path / "copy"
+    shutil.copytree(tiny_run, work, symlinks=True)
+
+    def planned_after(section: str, key: str, value) -> set[str]:
+        cfg = yaml.safe_load((work / "config.yaml").read_text())
+        cfg.setdefault(section, {})[key] = value
+        (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        proc = run_snakemake(work, "-n")
+        return set(re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, re.MULTILINE)) - {"all"}
+
+    rules = planned_after("figures", "dpi", 72)
+    assert not rules & {"compare_linear_fits", "find_major_weights"}, rules
+    assert {"plot_linear_fits", "plot_major_weights"} <= rules, rules
+    rules = planned_after("interpretation", "input_sd", 3.5)
+    assert {"find_major_weights", "plot_major_weights"} <= rules and "compare_linear_fits" not in rules, rules

@@ -4,9 +4,10 @@ import gzip
 import numpy as np
 import pandas as pd
 import pytest
+from pandas.api.types import is_numeric_dtype
 
 from helpers import shared_file
-from dgex.gctx import Gct, iter_gctx_profiles, read_gct, read_gctx_ids, sniff_format, write_gct
+from dgex.gctx import Gct, cmappy_compat, iter_gctx_profiles, read_gct, read_gctx_ids, sniff_format, write_gct
 from dgex.io import InputError, atomic_path
 from dgex.sources import GeneMap, read_g1000, read_gene_map, write_g1000, write_gene_map
 
@@ -21,10 +22,11 @@ def small_gct(n_rows=7, n_cols=5, seed=0) -> Gct:
 
 
 def test_gctx_round_trip_through_cmappy(tmp_path):
-    """cmapPy writes and reads GCTX under the pinned numpy/pandas, values, ids and metadata intact."""
+    """cmapPy writes and reads GCTX under the pinned numpy 2 / pandas 3, values, ids and metadata intact."""
     from cmapPy.pandasGEXpress.parse import parse
 
     g = small_gct()
+    g.row_meta["entrez"] = np.arange(len(g.rids)) + 100  # numeric metadata comes back numeric, strings stay strings
     path = tmp_path / "x.gctx"
     write_gct(path, g)
     assert sniff_format(path) == "gctx"
@@ -32,10 +34,43 @@ def test_gctx_round_trip_through_cmappy(tmp_path):
     np.testing.assert_array_equal(back.values, g.values)
     assert back.rids == g.rids and back.cids == g.cids
     assert list(back.row_meta["symbol"]) == list(g.row_meta["symbol"])
+    assert list(back.row_meta["entrez"]) == list(g.row_meta["entrez"]) and is_numeric_dtype(back.row_meta["entrez"])
     assert list(back.col_meta["cohort"]) == list(g.col_meta["cohort"])
-    raw = parse(str(path))  # cmapPy's own parser agrees: rows are probes, columns are profiles
+    with cmappy_compat():
+        raw = parse(str(path))  # cmapPy's own parser agrees: rows are probes, columns are profiles
     np.testing.assert_array_equal(raw.data_df.values, g.values.T)
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_gct_text_round_trip_through_cmappy(tmp_path):
+    """cmapPy's GCT text writer and parser (metadata through pd.to_numeric) under numpy 2 / pandas 3."""
+    from cmapPy.pandasGEXpress import write_gct as cmappy_write_gct
+    from cmapPy.pandasGEXpress.GCToo import GCToo
+
+    g = small_gct()
+    data = pd.DataFrame(g.values.T.astype(np.float64), index=pd.Index(g.rids, name="rid"), columns=pd.Index(g.cids, name="cid"))
+    row_meta = g.row_meta.assign(entrez=np.arange(len(g.rids)) + 100).rename_axis(index="rid", columns="rhd")
+    col_meta = g.col_meta.rename_axis(index="cid", columns="chd")
+    with cmappy_compat():
+        cmappy_write_gct.write(GCToo(data_df=data, row_metadata_df=row_meta, col_metadata_df=col_meta), str(tmp_path / "x.gct"))
+    back = read_gct(tmp_path / "x.gct")
+    np.testing.assert_allclose(back.values, g.values, atol=5e-5)  # cmapPy writes 4 decimals
+    assert back.rids == g.rids and back.cids == g.cids
+    assert list(back.row_meta["entrez"]) == list(row_meta["entrez"]) and is_numeric_dtype(back.row_meta["entrez"])
+    assert list(back.col_meta["cohort"]) == list(g.col_meta["cohort"])
+
+
+def test_cmappy_compat_is_scoped_and_keeps_pandas_2_semantics():
+    """Inside the block: np.string_ is np.bytes_, to_numeric(errors='ignore') returns unparsable input as it was."""
+    to_numeric, had_string = pd.to_numeric, "string_" in vars(np)
+    with cmappy_compat():
+        assert np.string_ is np.bytes_
+        numbers = pd.to_numeric(pd.Series(["1", "2.5"]), errors="ignore")
+        words = pd.Series(["1", "x"])
+        assert numbers.tolist() == [1.0, 2.5] and pd.to_numeric(words, errors="ignore") is words
+        with pytest.raises(ValueError):
+            pd.to_numeric(words)
+    assert pd.to_numeric is to_numeric and ("string_" in vars(np)) == had_string
 
 
 def test_gctx_write_is_byte_reproducible(tmp_path):

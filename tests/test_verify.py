@@ -134,6 +134,30 @@ def test_synthetic_records(tmp_path, monkeypatch):
     assert main([str(root), "--quiet"]) == 1
 
 
+def test_folder_of_runs_verifies_each_run(run_copy, monkeypatch):
+    """`python -m dgex.verify results` (the parent) checks every run in it, instead of calling its logs orphans."""
+    monkeypatch.chdir(run_copy)
+    other = run_copy / "results" / "other"  # a second, one-rule run beside results/tiny
+    (other / "logs").mkdir(parents=True)
+    (other / "logs" / "make_x.log").write_text("done\n")
+    (other / "x.tsv").write_text("x\t1\n")
+    write_provenance("results/other/x.tsv.prov.json", "make_x", [], ["results/other/x.tsv", "results/other/x.tsv.prov.json"],
+                     {}, 0.0)
+    proc = cli("results", cwd=run_copy)
+    assert "verifying the 2 run folder(s) in it: results/other, results/tiny" in proc.stdout, proc.stdout[:3000]
+    assert proc.returncode == 0 and "2 of 2 runs passed -> PASSED" in proc.stdout and "ORPHAN" not in proc.stdout
+    from dgex.verify import NotARunFolder
+
+    with pytest.raises(NotARunFolder, match="results: not a run folder but a folder holding 2 run"):
+        verify(run_copy / "results")
+    (other / "x.tsv").write_text("x\t2\n")
+    proc = cli("results", "--json", "report.json", cwd=run_copy)
+    assert proc.returncode == 1 and "MISMATCH results/other/x.tsv: sha256" in proc.stdout, proc.stdout
+    assert "ORPHAN" not in proc.stdout and "1 of 2 runs passed -> FAILED" in proc.stdout
+    data = json.loads((run_copy / "report.json").read_text())
+    assert not data["passed"] and [r["passed"] for r in data["runs"]] == [False, True]
+
+
 def test_verify_results_target(run_copy):
     ok = run_snakemake(run_copy, "verify_results")
     log = (run_copy / RUN / "logs" / "verify_results.log").read_text()

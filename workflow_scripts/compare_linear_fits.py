@@ -1,18 +1,20 @@
-"""Rule compare_linear_fits: adjusted R^2 of each target on the last hidden layer versus on the landmarks (GEO-tr)."""
+"""Rule compare_linear_fits: adjusted R^2 of each target on the last hidden layer versus on the landmarks (GEO-tr).
+
+The figure is drawn by plot_linear_fits, so a display setting never redoes the fits."""
 import json
 
 import numpy as np
 from dgex import rulekit
 from dgex.artifacts import part_genes, read_partition
-from dgex.interpret import linear_fits, plot_linear_fits
+from dgex.interpret import linear_fits
 from dgex.io import write_text, write_tsv
+from dgex.logs import import_tensorflow
 from dgex.matrix import load_matrix
 from dgex.network import load_model
 
 
 def main(smk, log):
-    import tensorflow as tf
-
+    tf = import_tensorflow()  # without its start-up notices on the console
     tf.config.threading.set_intra_op_parallelism_threads(smk.threads)
     tr = load_matrix(smk.input.train)
     partition = read_partition(smk.input.partition)
@@ -29,8 +31,6 @@ def main(smk, log):
     log.info("%.2f%% of %d targets fit better on the last hidden layer than on the landmarks", 100 * share, len(df))
     write_tsv(smk.output.per_gene, df, float_format="%.6f")
     write_text(smk.output.summary, json.dumps(summary, indent=1) + "\n")
-    plot_linear_fits(df, smk.output.png, smk.output.svg, f"D-GEX {smk.wildcards.arch}: linear fits on GEO-tr",
-                     smk.params.color, smk.params.point_size, smk.params.dpi)
 
 
 rulekit.run(snakemake, main)  # noqa: F821

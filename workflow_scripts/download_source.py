@@ -6,7 +6,8 @@ from dgex.download import Source, fetch
 def main(smk, log):
     spec = smk.params.spec
     source = Source(smk.params.source, spec["url"], spec["filename"], spec.get("sha256"))
-    record = fetch(source, smk.output.data, smk.params.mirror, retries=smk.params.retries, timeout=smk.params.timeout_s)
+    transport = smk.config["data"]["download"]  # run options, not params: changing them reruns nothing
+    record = fetch(source, smk.output.data, transport["mirror"], retries=transport["retries"], timeout=transport["timeout_s"])
     log.info("%s: %d bytes from %s, sha256 %s (%s)", source.filename, record["bytes"], record["origin"], record["sha256"],
              "verified" if record["sha256_verified"] else "recorded, not configured")
 

@@ -1,15 +1,17 @@
-"""Rule find_major_weights: major weights and hub units of one 1-hidden-layer D-GEX network, drawn as a layered graph."""
+"""Rule find_major_weights: major weights and hub units of one 1-hidden-layer D-GEX network (drawn by plot_major_weights)."""
 import json
 
 from dgex import rulekit
 from dgex.artifacts import read_gene_stats
-from dgex.interpret import hidden_units, major_weight_summary, major_weights, plot_major_weights
+from dgex.interpret import hidden_units, major_weight_summary, major_weights
 from dgex.io import write_text, write_tsv
+from dgex.logs import import_tensorflow
 from dgex.network import load_model
 from dgex.sources import read_gene_map
 
 
 def main(smk, log):
+    import_tensorflow()  # Keras loads the networks; first TensorFlow, without its start-up notices
     p = smk.params.interpretation
     model = load_model(smk.input.model)
     edges, n_hidden = major_weights(model, p["input_sd"], p["output_sd"])
@@ -27,9 +29,6 @@ def main(smk, log):
     write_tsv(smk.output.edges, edges, float_format="%.6g")
     write_tsv(smk.output.units, units[(units["in_degree"] > 0) | (units["out_degree"] > 0)], float_format="%.4f")
     write_text(smk.output.summary, json.dumps(summary, indent=1) + "\n")
-    plot_major_weights(edges, units, smk.output.png, smk.output.svg,
-                       f"D-GEX {smk.wildcards.arch}, part {smk.wildcards.part}: major weights "
-                       f"(>{p['input_sd']:g} SD in, >{p['output_sd']:g} SD out)", landmarks, dpi=smk.params.dpi)
 
 
 rulekit.run(snakemake, main)  # noqa: F821

@@ -1,13 +1,13 @@
 """Rule infer_l1000: infer every target gene of the landmark profiles inference.input names, streaming in chunks."""
 from dgex import rulekit
 from dgex.infer import InferenceSettings, infer_gctx
+from dgex.logs import import_tensorflow
 
 SETTINGS = ("id_type", "normalization", "missing_landmarks", "max_missing", "chunk_size", "compression")
 
 
 def main(smk, log):
-    import tensorflow as tf
-
+    tf = import_tensorflow()  # without its start-up notices on the console
     tf.config.threading.set_intra_op_parallelism_threads(smk.threads)
     settings = InferenceSettings(**{k: smk.params.inference[k] for k in SETTINGS})
     report = infer_gctx(smk.input.profiles, smk.input.bundle, smk.output.profiles, settings)

@@ -19,7 +19,8 @@ def main(smk, log):
         raise InputError(f"{smk.input.reference}: {len(ref)} reference values, but {smk.input.matrix} has "
                          f"{matrix_info(smk.input.matrix).shape[1]} genes")
     m = gather(smk.input.matrix, samples, what,
-               transform=lambda v: map_to_reference(v, ref, ties=ties, microarray=dataset == "geo"))
+               transform=lambda v: map_to_reference(v, ref, ties=ties, microarray=dataset == "geo"),
+               label=f"quantile normalization of {dataset}")
     log.info("%s: %d profiles mapped onto the reference (ties: %s)", dataset, len(m.samples), ties)
     save_matrix(smk.output.matrix, m)
 

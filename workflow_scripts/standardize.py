@@ -15,11 +15,12 @@ def main(smk, log):
     if which == TRAIN_SPLIT:
         tr = split_samples(read_assignment(smk.input.assignment), TRAIN_SPLIT)
         rows = row_index(matrix_info(smk.input.geo), tr, f"GEO-tr of {smk.input.assignment}")
-        mean, std = gene_stats(v for _, v in iter_blocks(smk.input.geo, rows))
+        mean, std = gene_stats(v for _, v in iter_blocks(smk.input.geo, rows, label="gene statistics of GEO-tr"))
     else:
-        mean, std = gene_stats(v for _, v in iter_blocks(smk.input.matrix))
+        mean, std = gene_stats(v for _, v in iter_blocks(smk.input.matrix, label=f"gene statistics of {smk.wildcards.dataset}"))
     info = matrix_info(smk.input.matrix)
-    m = gather(smk.input.matrix, info.samples, "the dataset", transform=lambda v: (v - mean) / std)
+    m = gather(smk.input.matrix, info.samples, "the dataset", transform=lambda v: (v - mean) / std,
+               label=f"standardization of {smk.wildcards.dataset}")
     log.info("%s: %d profiles standardized with statistics from %s", smk.wildcards.dataset, len(m.samples), which)
     save_matrix(smk.output.matrix, m)
     write_tsv(smk.output.stats, pd.DataFrame({"gene": m.genes, "role": ["landmark"] * m.n_landmarks + ["target"] * len(m.targets),

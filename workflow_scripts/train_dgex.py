@@ -8,6 +8,7 @@ from dgex.architecture import Architecture
 from dgex.artifacts import part_genes, read_partition
 from dgex.io import InputError
 from dgex.layout import CRITERIA, EVAL_SPLITS, criterion_splits
+from dgex.logs import import_tensorflow
 from dgex.matrix import Matrix, load_matrix, save_matrix
 from dgex.network import predict, save_model
 from dgex.trainer import Trainer
@@ -16,8 +17,7 @@ from dgex.training import EvalSet, RunOptions, TrainSettings
 
 def configure_tensorflow(threads: int) -> None:
     """Thread counts, deterministic kernels, and GPU memory on demand (so several jobs can share a GPU)."""
-    import tensorflow as tf
-
+    tf = import_tensorflow()  # without its start-up notices on the console
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.config.experimental.enable_op_determinism()

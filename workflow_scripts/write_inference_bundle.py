@@ -5,12 +5,14 @@ from dgex.artifacts import read_assignment, read_gene_stats, read_partition, spl
 from dgex.bundle import write_bundle
 from dgex.l1000 import read_chip
 from dgex.layout import TRAIN_SPLIT
+from dgex.logs import import_tensorflow
 from dgex.matrix import load_matrix
 from dgex.normalize import quantile_reference
 from dgex.sources import read_gene_map
 
 
 def main(smk, log):
+    import_tensorflow()  # Keras loads the networks; first TensorFlow, without its start-up notices
     qn = load_matrix(smk.input.qnorm, genes="landmarks")
     tr = set(split_samples(read_assignment(smk.input.assignment), TRAIN_SPLIT))
     rows = np.array([i for i, s in enumerate(qn.samples) if s in tr])

@@ -15,7 +15,7 @@ def main(smk, log):
         samples = matrix_info(smk.input.matrix).samples
     if not samples:
         raise InputError(f"split {split} is empty (from {smk.input.matrix} and {smk.input.assignment})")
-    m = gather(smk.input.matrix, samples, f"split {split}")
+    m = gather(smk.input.matrix, samples, f"split {split}", label=f"split {split}")
     log.info("%s: %d profiles", split, len(m.samples))
     save_matrix(smk.output.split, m)
 

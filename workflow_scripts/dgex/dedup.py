@@ -14,6 +14,7 @@ from typing import Iterator, Protocol
 import numpy as np
 
 from .io import InputError
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 METHODS = ("kmeans", "exact")
@@ -50,11 +51,15 @@ class ArraySource:
         return np.asarray(self.X[start:stop], dtype=np.float32)
 
 
-def blocks(src: ProfileSource, order: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """(start, block) over the whole source; `order` permutes the block sequence."""
+def blocks(src: ProfileSource, order: np.ndarray | None = None, label: str = "dedup pass") -> Iterator[tuple[int, np.ndarray]]:
+    """(start, block) over the whole source; `order` permutes the block sequence; the pass's progress is logged as `label`."""
     starts = np.arange(0, src.n_profiles, src.block_rows)
+    progress = Progress(label, src.n_profiles, log=log, unit=" profiles")
     for s in starts if order is None else starts[order]:
-        yield int(s), src.read(int(s), min(src.n_profiles, int(s) + src.block_rows))
+        block = src.read(int(s), min(src.n_profiles, int(s) + src.block_rows))
+        yield int(s), block
+        progress.update(len(block))
+    progress.close()
 
 
 # --------------------------------------------------------------------------- distance filter
@@ -122,7 +127,7 @@ def _init_sample(src: ProfileSource, size: int, rng: np.random.Generator) -> np.
     rows = np.sort(rng.choice(src.n_profiles, size=min(size, src.n_profiles), replace=False))
     out = np.empty((len(rows), src.n_features), dtype=np.float32)
     done = 0
-    for start, block in blocks(src):
+    for start, block in blocks(src, label="dedup k-means++ sample"):
         sel = rows[(rows >= start) & (rows < start + len(block))]
         out[done : done + len(sel)] = block[sel - start]
         done += len(sel)
@@ -136,18 +141,18 @@ def kmeans_labels(src: ProfileSource, n_clusters: int, seed: int, batch_size: in
     rng = np.random.default_rng(seed)
     k = min(n_clusters, src.n_profiles)
     sample = _init_sample(src, max(3 * batch_size, 3 * k), rng)  # sklearn's init_size default: 3 x batch_size
+    log.info("dedup k-means++: %d initial centers from a sample of %d profiles", k, len(sample))  # no pass over the file
     centers, _ = kmeans_plusplus(sample, k, random_state=seed)
     km = MiniBatchKMeans(n_clusters=k, init=centers, n_init=1, batch_size=batch_size, random_state=seed)
     n_blocks = -(-src.n_profiles // src.block_rows)
     for epoch in range(epochs):
-        for _, block in blocks(src, rng.permutation(n_blocks)):
+        for _, block in blocks(src, rng.permutation(n_blocks), label=f"dedup k-means epoch {epoch + 1}/{epochs}"):
             block = block[rng.permutation(len(block))]
             for b in range(0, len(block), batch_size):
                 if b == 0 or len(block) - b >= k:  # partial_fit needs at least k rows in a batch
                     km.partial_fit(block[b : b + batch_size])
-        log.info("k-means epoch %d/%d done", epoch + 1, epochs)
     labels = np.empty(src.n_profiles, dtype=np.int64)
-    for start, block in blocks(src):
+    for start, block in blocks(src, label="dedup k-means labels"):
         labels[start : start + len(block)] = km.predict(block)
     return labels
 
@@ -185,15 +190,18 @@ def filter_clusters(src: ProfileSource, labels: np.ndarray, threshold: float, ru
         slot_of = np.full(src.n_profiles, -1, dtype=np.int64)
         slot_of[rows] = slot
         data = np.empty((len(rows), src.n_features), dtype=np.float32)
-        for start, block in blocks(src):
+        name = f"dedup group {g + 1}/{len(groups)} ({len(group)} clusters, {len(rows)} profiles)"
+        for start, block in blocks(src, label=f"{name}: reading"):
             s = slot_of[start : start + len(block)]
             mine = s >= 0
             data[s[mine]] = block[mine]
         sorted_rows = rows[order]
         bounds = np.searchsorted(labels[sorted_rows], group + [labels.max() + 1])
+        filtering = Progress(f"{name}: distance filter", len(rows), log=log, unit=" profiles")
         for c, b0, b1 in zip(group, bounds[:-1], bounds[1:]):
             keep[sorted_rows[b0:b1]] = greedy_keep(data[b0:b1], threshold, rule=rule)
-        log.info("group %d/%d: %d clusters, %d profiles filtered", g + 1, len(groups), len(group), len(rows))
+            filtering.update(int(b1 - b0))
+        filtering.close()
         del data
     return keep
 

@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import socket
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .gctx import HDF5_MAGIC
+from .progress import Progress as _Progress
 from .provenance import sha256_file
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ CHUNK = 1 << 20
 USER_AGENT = "dgex-workflow/1.0 (+https://github.com/uci-cbcl/D-GEX)"
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body)", re.IGNORECASE)
+GZIP_MAGIC = b"\x1f\x8b"
+HEAD_BYTES = 4096  # what a content check reads of a file's start
 
 
 class DownloadError(RuntimeError):
@@ -41,41 +44,11 @@ class Source:
     sha256: str | None = None
 
 
-class Progress:
-    """A one-line terminal progress bar (bytes, rate, time left); silent when the stream is not a terminal."""
+class Progress(_Progress):
+    """Progress of a transfer, amounts in bytes (kB, MB, GB)."""
 
-    def __init__(self, label: str, total: int | None, done: int = 0, stream=None, every: float = 0.25):
-        self.label, self.total, self.done, self.start_done = label, total, done, done
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.started = self.last = time.monotonic()
-        self.every = every
-
-    def update(self, n: int) -> None:
-        self.done += n
-        now = time.monotonic()
-        if self.enabled and now - self.last >= self.every:
-            self.last = now
-            self.stream.write("\r" + self.line(now))
-            self.stream.flush()
-
-    def line(self, now: float | None = None) -> str:
-        """The bar's text: label, bytes done / total, percent, rate, time left."""
-        now = time.monotonic() if now is None else now
-        rate = (self.done - self.start_done) / max(now - self.started, 1e-9)
-        if self.total:
-            frac = min(1.0, self.done / self.total)
-            bar = "#" * int(frac * 24)
-            left = (self.total - self.done) / rate if rate > 0 else float("inf")
-            eta = time.strftime("%H:%M:%S", time.gmtime(left)) if left != float("inf") else "--:--:--"
-            return (f"{self.label} [{bar:<24}] {frac:6.1%} {_size(self.done)}/{_size(self.total)} "
-                    f"{_size(rate)}/s left {eta}")
-        return f"{self.label} {_size(self.done)} {_size(rate)}/s"
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + self.line() + "\n")
-            self.stream.flush()
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, fmt=_size, **kwargs)
 
 
 def _size(n: float) -> str:
@@ -90,6 +63,25 @@ def _fsync_replace(tmp: Path, final: Path) -> None:
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, final)
+
+
+# a source file's name suffix -> what it must hold, and the test of its first bytes (anything else: the gene maps' text)
+EXPECTED_CONTENT: dict[str, tuple[str, Callable[[bytes], bool]]] = {
+    ".gctx": ("a GCTX file (HDF5 signature)", lambda head: head.startswith(HDF5_MAGIC)),
+    ".gct": ("a GCT text file (#1.2 or #1.3 header)", lambda head: head.startswith((b"#1.2", b"#1.3"))),
+    ".gz": ("gzip data (magic bytes 1f 8b)", lambda head: head.startswith(GZIP_MAGIC)),
+}
+TEXT_CONTENT = ("tab-separated text", lambda head: b"\0" not in head and b"\t" in head.split(b"\n", 1)[0])
+
+
+def content_problem(filename: str, head: bytes) -> str | None:
+    """Why a source file whose first bytes are `head` is not what its name says (an HTML page, ...), or None if it is."""
+    expected, test = EXPECTED_CONTENT.get(Path(filename).suffix.lower(), TEXT_CONTENT)
+    html = bool(HTML_START.match(head))
+    if test(head) and not html:
+        return None
+    snippet = head[:40].decode("utf-8", "replace").replace("\n", " ")
+    return f"expected {expected}, found {'an HTML page' if html else 'something else'} starting with {snippet!r}"
 
 
 def _verify(path: Path, source: Source, origin: str) -> str:
@@ -108,8 +100,13 @@ def from_mirror(source: Source, dest: Path, mirrors: Sequence[str | os.PathLike]
     for m in mirrors:
         candidate = Path(m) / source.filename
         if candidate.is_file():
+            with open(candidate, "rb") as fh:
+                problem = content_problem(source.filename, fh.read(HEAD_BYTES))
+            if problem:
+                raise DownloadError(f"{candidate}: this mirror file of data.download.sources.{source.name} is not its data: "
+                                    f"{problem}; replace it with the real file (nothing was copied or recorded)")
             part = dest.with_name(dest.name + ".part")
-            progress = Progress(f"{source.filename} (mirror)", candidate.stat().st_size)
+            progress = Progress(f"{source.filename} (mirror)", candidate.stat().st_size, log=log)
             with open(candidate, "rb") as src, open(part, "wb") as out:
                 while chunk := src.read(CHUNK):
                     out.write(chunk)
@@ -156,13 +153,15 @@ def _http_attempt(source: Source, part: Path, timeout: float) -> bool:
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             mode = "wb"
-        first = resp.read(min(CHUNK, 4096))
-        if "html" in ctype.lower() or (mode == "wb" and HTML_START.match(first)):
+        first = resp.read(HEAD_BYTES)
+        problem = content_problem(source.filename, first) if mode == "wb" else None
+        if "html" in ctype.lower() or problem:
+            what = "an HTML page" if "html" in ctype.lower() or HTML_START.match(first) else "another file"
             snippet = first[:120].decode("utf-8", "replace").replace("\n", " ")
-            raise DownloadError(f"{source.filename}: {source.url} served an HTML page instead of the data file "
-                                f"(Content-Type {ctype!r}, starts with {snippet!r}); check data.download.sources."
-                                f"{source.name}.url or use data.download.mirror")
-        progress = Progress(source.filename, total, have)
+            raise DownloadError(f"{source.filename}: {source.url} served {what} instead of the data file (Content-Type "
+                                f"{ctype!r}, starts with {snippet!r}{'; ' + problem if problem else ''}); check "
+                                f"data.download.sources.{source.name}.url or use data.download.mirror")
+        progress = Progress(source.filename, total, have, log=log)
         with open(part, mode) as out:
             out.write(first)
             progress.update(len(first))
@@ -205,11 +204,12 @@ def from_http(source: Source, dest: Path, retries: int = 5, backoff: float = 2.0
                         f"data.download.mirror to it (the partial download {part.name}, if any, resumes next time)")
 
 
-def fetch(source: Source, dest: str | os.PathLike, mirrors: Sequence[str | os.PathLike] = (), retries: int = 5,
-          backoff: float = 2.0, timeout: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> dict:
+def fetch(source: Source, dest: str | os.PathLike, mirrors: str | os.PathLike | Sequence[str | os.PathLike] = (),
+          retries: int = 5, backoff: float = 2.0, timeout: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> dict:
     """Obtain one source file at `dest` (mirror, else URL), verified against or recorded with its sha256."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    mirrors = [mirrors] if isinstance(mirrors, (str, os.PathLike)) else mirrors
     origin = next((str(Path(m) / source.filename) for m in mirrors if (Path(m) / source.filename).is_file()), None)
     if origin is not None:
         part = from_mirror(source, dest, mirrors)

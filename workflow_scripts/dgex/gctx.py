@@ -6,6 +6,7 @@ memory. GCT text files are read whole through cmapPy. The format is told by a fi
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -53,6 +54,42 @@ def sniff_format(path: str | os.PathLike) -> str:
     raise InputError(f"{path}: expected a GCTX (HDF5) or GCT text file, but the file is {kind} (starts with {snippet!r})")
 
 
+_PD_TO_NUMERIC = pd.to_numeric
+
+
+def _to_numeric(arg, errors: str = "raise", **kwargs):
+    """pd.to_numeric, with pandas 2's errors="ignore" (return the input unchanged when it does not parse), gone in pandas 3."""
+    if errors != "ignore":
+        return _PD_TO_NUMERIC(arg, errors=errors, **kwargs)
+    try:
+        return _PD_TO_NUMERIC(arg, errors="raise", **kwargs)
+    except (ValueError, TypeError):
+        return arg
+
+
+@contextlib.contextmanager
+def cmappy_compat() -> Iterator[None]:
+    """Run cmapPy 4.0.1 (its newest release) under numpy 2 and pandas 3, for the block only.
+
+    Its GCT/GCTX parsers call pd.to_numeric(errors="ignore") on every metadata column (pandas 3 removed it) and its
+    GCTX writer calls np.string_ for ids and the version (numpy 2 removed it, np.bytes_ is the same type). Nothing
+    else it runs on our paths (parse_gctx, parse_gct, write_gctx, GCToo) uses a removed name; tests/test_io.py
+    round-trips files through it. Patches module attributes: not for use from several threads at once.
+    """
+    missing_string = "string_" not in vars(np)
+    if missing_string:
+        np.string_ = np.bytes_
+    pd.to_numeric = _to_numeric
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"cmapPy\.")  # its deprecated pandas calls: ours to see, not users'
+            yield
+    finally:
+        pd.to_numeric = _PD_TO_NUMERIC
+        if missing_string:
+            del np.string_
+
+
 def cmappy_parse(path: str | os.PathLike, keep_null: bool = False, **kwargs):
     """cmapPy's GCTX or GCT text parser (chosen by content); keep_null keeps -666 as written instead of NaN."""
     from cmapPy.pandasGEXpress import parse_gct, parse_gctx
@@ -60,8 +97,7 @@ def cmappy_parse(path: str | os.PathLike, keep_null: bool = False, **kwargs):
     parser = parse_gctx if sniff_format(path) == "gctx" else parse_gct
     if keep_null:  # so placeholders in the data are caught by the caller, not hidden as NaN
         kwargs["convert_neg_666"] = False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
+    with cmappy_compat():
         return parser.parse(str(path), **kwargs)
 
 
@@ -334,6 +370,6 @@ def write_gct(path: str | os.PathLike, gct: Gct) -> None:
     data = pd.DataFrame(np.asarray(gct.values, dtype=np.float32).T, index=row_meta.index, columns=col_meta.index)
     data.index.name, data.columns.name = "rid", "cid"
     g = GCToo(data_df=data, row_metadata_df=row_meta, col_metadata_df=col_meta, src=path.name)  # src: not the temp name
-    with atomic_path(path) as tmp, untimed_h5_datasets():
+    with atomic_path(path) as tmp, untimed_h5_datasets(), cmappy_compat():
         # cmapPy appends ".gctx" to names lacking it; the temporary name keeps the final suffix.
         write_gctx.write(g, str(tmp))

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from .gctx import Gct
 from .io import InputError
 from .matrix import Matrix
+from .progress import Progress
 from .sources import GeneMap
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,11 @@ def microarray_genes(blocks: Iterable[tuple[int, np.ndarray]], probe_ids: Sequen
         raise InputError(f"{source}: no profiles")
     P = probe_averaging_matrix(probe_ids, lm.probes + tg.probes, source).tocsc()
     out = np.empty((len(sample_ids), len(lm) + len(tg)), dtype=np.float32)
+    progress = Progress(f"probe means of {source}", len(sample_ids), log=log, unit=" profiles")
     for start, block in blocks:
         out[start : start + len(block)] = np.asarray(block @ P, dtype=np.float32)  # (P^T block^T)^T, sparse
+        progress.update(len(block))
+    progress.close()
     return Matrix(out, list(sample_ids), lm.ensembl + tg.ensembl, len(lm), {"source": source})
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from .bundle import Bundle, load_bundle
 from .gctx import CMAP_NULL, GctxStream, GctxWriter, chunk_aligned
 from .inferrer import NORMALIZATIONS, Inferrer, model_inputs
-from .io import InputError, atomic_path
+from .io import InputError, atomic_path, remove_stale_temporaries
 from .l1000 import ID_TYPES, describe_landmarks, match_landmarks
 
 log = logging.getLogger("dgex.infer")
@@ -131,15 +131,40 @@ def warn_if_not_level3(src: GctxStream, first: np.ndarray, normalization: str) -
                     "so inferred values of such input are not expression estimates (normalization=%s)", src.path, why, normalization)
 
 
+def check_output_path(output_path: str | os.PathLike, input_path: str | os.PathLike, bundle: str | os.PathLike) -> Path:
+    """The output path, refused when it is not a .gctx file name in an existing folder or would replace an input.
+
+    An output that is the input or a file of the bundle (same path, or the same file through a link) or lies inside
+    the bundle's folder would overwrite what inference reads.
+    """
+    out = Path(output_path)
+    bundle = Path(bundle)
+    root = (bundle if bundle.is_dir() else bundle.parent).resolve()
+    if out.resolve().is_relative_to(root):
+        raise InputError(f"{out}: lies inside the inference bundle {root}; write the output elsewhere")
+    if out.exists():
+        bundle_files = [f for f in root.iterdir() if f.is_file()] if root.is_dir() else []
+        for f in [Path(input_path), *bundle_files]:
+            if f.exists() and os.path.samefile(out, f):
+                what = "the input" if f == Path(input_path) else "a file of the inference bundle"
+                raise InputError(f"{out}: is {what} ({f}, the same file); write the output elsewhere")
+    if out.suffix.lower() != ".gctx":
+        raise InputError(f"{out}: the output is written as GCTX (HDF5); give a file name ending in .gctx")
+    if out.is_dir():
+        raise InputError(f"{out}: the output is a folder; give a file name ending in .gctx")
+    if not out.parent.is_dir():
+        what = "is not a folder" if out.parent.exists() else "does not exist"
+        raise InputError(f"{out.parent}: the output's folder {what}; create it first (dgex-infer creates no folders)")
+    return out
+
+
 def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike, output_path: str | os.PathLike,
                settings: InferenceSettings | None = None, inferrer: Inferrer | None = None) -> InferenceReport:
     """Infer every target gene of every profile in `input_path` and write them, after the measured rows, to `output_path`."""
     t0 = time.time()
     s = settings or InferenceSettings()
+    output_path = check_output_path(output_path, input_path, bundle.root if isinstance(bundle, Bundle) else bundle)
     bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-    output_path = Path(output_path)
-    if output_path.suffix == ".gct":
-        raise InputError(f"{output_path}: the output is written as GCTX (HDF5); name it .gctx")
     src = GctxStream(input_path)
     idx, id_type = match_landmarks(src.rids, bundle, s.id_type, str(src.path))
     present = idx >= 0
@@ -160,6 +185,7 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
                              bundle.landmarks["symbol"].iloc[missing].tolist(), int(len(src.rids) - present.sum()))
     # write whole output chunks when compressing (chunk size a multiple of the HDF5 chunk)
     chunk = s.chunk_size
+    remove_stale_temporaries([output_path], log, only_dead=True)
     with atomic_path(output_path) as tmp:
         w = GctxWriter(tmp, rids, row_meta, src.n_profiles, s.compression, src=output_path.name)
         try:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -103,7 +103,7 @@ def _spread(n: int) -> np.ndarray:
 
 
 def plot_major_weights(edges: pd.DataFrame, units: pd.DataFrame, png: str | os.PathLike, svg: str | os.PathLike | None,
-                       title: str, input_names: Sequence[str] | None = None, dpi: int = 150) -> None:
+                       title: str, input_names: Sequence[str] | Mapping[int, str] | None = None, dpi: int = 150) -> None:
     """Draw the major weights as a three-layer graph (positive red, negative blue; hubs enlarged)."""
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection

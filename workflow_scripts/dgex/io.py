@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -38,6 +40,37 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+TEMPORARY_NAME = re.compile(r"\.tmp-(\d+)-(.+)")  # atomic_path's temporaries: .tmp-<pid>-<final name>
+
+
+def _pid_alive(pid: int) -> bool:
+    """True when a process with this id exists (it may belong to another user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(outputs: Sequence[str | os.PathLike], log: logging.Logger, only_dead: bool = False) -> None:
+    """Delete the temporaries of these outputs left by a killed writer (atomic_path names, and <name>.raw.* of models).
+
+    only_dead: keep those whose writer process still runs (a concurrent run on the same output); never our own.
+    """
+    for out in map(Path, outputs):
+        for tmp in out.parent.glob(".tmp-*"):
+            m = TEMPORARY_NAME.fullmatch(tmp.name)
+            if not m or not (m.group(2) == out.name or m.group(2).startswith(out.name + ".raw.")) or not tmp.is_file():
+                continue
+            pid = int(m.group(1))
+            if only_dead and (pid == os.getpid() or _pid_alive(pid)):
+                continue
+            log.info("removing %s, left by an interrupted attempt", tmp)
+            tmp.unlink(missing_ok=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

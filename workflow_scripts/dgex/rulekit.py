@@ -7,12 +7,11 @@ a rule whose results depend on a seed declares it as `params.seed` and its scrip
 from __future__ import annotations
 
 import logging
-import re
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import logs, provenance
+from .io import remove_stale_temporaries
 
 PROVENANCE_OUTPUT = "provenance"
 SEED_PARAM = "seed"
@@ -23,16 +22,6 @@ def contract_problems(rules: Iterable[Any]) -> list[str]:
     return [f"rule {r.name}: runs {r.script} and writes {list(r.output)} but has no output named '{PROVENANCE_OUTPUT}' "
             "(its provenance record, e.g. provenance=f\"{first output}.prov.json\")"
             for r in rules if r.script and len(r.output) and PROVENANCE_OUTPUT not in r.output.keys()]
-
-
-def remove_stale_temporaries(outputs: list[str], log: logging.Logger) -> None:
-    """Delete temporaries of these outputs left by an earlier attempt that was killed (dgex.io.atomic_path names)."""
-    for out in map(Path, outputs):
-        for tmp in out.parent.glob(".tmp-*"):
-            m = re.fullmatch(r"\.tmp-\d+-(.+)", tmp.name)
-            if m and (m.group(1) == out.name or m.group(1).startswith(out.name + ".raw.")) and tmp.is_file():
-                log.info("removing %s, left by an interrupted attempt", tmp)
-                tmp.unlink(missing_ok=True)
 
 
 def run(smk: Any, body: Callable[[Any, logging.Logger], None], seed: int | None = None) -> None:

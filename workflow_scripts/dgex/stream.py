@@ -1,6 +1,7 @@
 """Block-wise reading of the intermediate matrix format (dgex.matrix), for full-size GEO without whole-file copies."""
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,9 @@ import numpy as np
 
 from .io import InputError, check_finite_values, check_unique
 from .matrix import Matrix
+from .progress import Progress
 
+log = logging.getLogger(__name__)
 BLOCK = 4096  # profiles per block: 4096 x 10,463 genes is 171 MB of float32
 
 
@@ -51,8 +54,11 @@ def matrix_info(path: str | os.PathLike) -> MatrixInfo:
 
 
 def iter_blocks(path: str | os.PathLike, rows: Sequence[int] | np.ndarray | None = None,
-                block: int = BLOCK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (row indices, float32 values) over the file in file order, restricted to `rows` when given."""
+                block: int = BLOCK, label: str | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (row indices, float32 values) over the file in file order, restricted to `rows` when given.
+
+    Logs the progress of the pass (profiles the caller has finished with, rate, time left) as `label` (default: the file).
+    """
     path = Path(path)
     wanted = None
     if rows is not None:
@@ -61,6 +67,8 @@ def iter_blocks(path: str | os.PathLike, rows: Sequence[int] | np.ndarray | None
     try:
         with h5py.File(path, "r") as f:
             dset = f["values"]
+            total = dset.shape[0] if wanted is None else int(wanted.sum())
+            progress = Progress(label or str(path), total, log=log, unit=" profiles")
             for s in range(0, dset.shape[0], block):
                 idx = np.arange(s, min(dset.shape[0], s + block))
                 if wanted is not None:
@@ -72,6 +80,8 @@ def iter_blocks(path: str | os.PathLike, rows: Sequence[int] | np.ndarray | None
                     values = values[idx - s]
                 check_finite_values(values, f"{path} (profiles {idx[0]}..{idx[-1]})")
                 yield idx, values
+                progress.update(len(idx))
+            progress.close()
     except (OSError, KeyError) as exc:
         raise InputError(f"{path}: corrupt or truncated matrix file ({exc})") from exc
 
@@ -85,8 +95,11 @@ def row_index(info: MatrixInfo, samples: Sequence[str], what: str) -> np.ndarray
     return np.fromiter((index[s] for s in samples), dtype=np.int64, count=len(samples))
 
 
-def gather(path: str | os.PathLike, samples: Sequence[str], what: str, transform=None) -> Matrix:
-    """The given samples of a matrix file, in the given order, optionally transformed block by block (float32)."""
+def gather(path: str | os.PathLike, samples: Sequence[str], what: str, transform=None, label: str | None = None) -> Matrix:
+    """The given samples of a matrix file, in the given order, optionally transformed block by block (float32).
+
+    Progress is logged as `label` (default: the file).
+    """
     info = matrix_info(path)
     check_unique(list(samples), f"{path}: {what}")
     rows = row_index(info, samples, what)
@@ -95,6 +108,6 @@ def gather(path: str | os.PathLike, samples: Sequence[str], what: str, transform
     pos = np.full(info.shape[0], -1, dtype=np.int64)
     pos[rows] = np.arange(len(rows))
     out = np.empty((len(rows), info.shape[1]), dtype=np.float32)
-    for idx, values in iter_blocks(path, rows):
+    for idx, values in iter_blocks(path, rows, label=label):
         out[pos[idx]] = values if transform is None else transform(values)
     return Matrix(out, list(samples), info.genes, info.n_landmarks, dict(info.attrs))

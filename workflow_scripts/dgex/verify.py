@@ -1,6 +1,7 @@
 """Re-check a run's artifacts against their provenance records: mismatches, missing files, orphans, stale inputs.
 
 Usage: python -m dgex.verify results/<run> [--workdir DIR] [--json REPORT.json] [--verbose | --quiet]
+Given a folder of runs (results/), it verifies each run folder in it and reports per run.
 Exit status: 0 when every artifact matches its record, 1 when something does not, 2 on a usage error.
 """
 from __future__ import annotations
@@ -88,6 +89,25 @@ class Report:
         return out
 
 
+class NotARunFolder(ValueError):
+    """A folder that holds run folders (results/) given where one run folder (results/<run_name>) was expected."""
+
+
+def is_run_folder(path: Path) -> bool:
+    """True for a folder a run of the workflow wrote (results/<run_name>): every rule logs to its logs/ folder."""
+    return (path / "logs").is_dir()
+
+
+def find_runs(root: Path, depth: int = 2) -> list[Path]:
+    """The run folders at most `depth` levels under `root` (results/<run>, or <workdir>/results/<run>), none inside another."""
+    if is_run_folder(root):
+        return [root]
+    if depth == 0:
+        return []
+    subs = (d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith("."))
+    return [run for d in subs for run in find_runs(d, depth - 1)]
+
+
 def _relative_parts_match(root: Path, rel: Path) -> Path | None:
     """The folder D with D / rel inside `root`, if `rel` starts with the last parts of `root` (e.g. results/<run>/...)."""
     rp, parts = root.parts, rel.parts
@@ -122,6 +142,11 @@ def verify(root: str | os.PathLike, workdir: str | os.PathLike | None = None) ->
     root = Path(root).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such run folder (expected results/<run_name>)")
+    runs = [] if is_run_folder(root) else find_runs(root)
+    if runs:
+        raise NotARunFolder(f"{given}: not a run folder but a folder holding {len(runs)} run(s) "
+                            f"({', '.join(str(r.relative_to(root)) for r in runs)}); give one of them "
+                            "(python -m dgex.verify verifies each)")
     records: list[tuple[Path, dict]] = []
     bad: list[Finding] = []
     bad_paths: set[Path] = set()
@@ -206,25 +231,35 @@ def _show(p: Path, root: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: verify one run folder, print the report, return the exit status."""
     ap = argparse.ArgumentParser(prog="python -m dgex.verify", description=__doc__.splitlines()[0])
-    ap.add_argument("root", help="the run folder, results/<run_name>")
+    ap.add_argument("root", help="the run folder, results/<run_name> (or results/: every run in it)")
     ap.add_argument("--workdir", help="Snakemake working directory the records' paths are relative to (default: inferred)")
     ap.add_argument("--json", help="also write the full report as JSON to this file")
     ap.add_argument("--verbose", action="store_true", help="also list files left out by policy and inputs no longer present")
     ap.add_argument("--quiet", action="store_true", help="print only the summary line")
     args = ap.parse_args(argv)
+    root = Path(args.root)
     try:
-        report = verify(args.root, args.workdir)
+        reports, several = [verify(root, args.workdir)], False
+    except NotARunFolder:  # results/: each run in it
+        runs = [root / r.relative_to(root.resolve()) for r in find_runs(root.resolve())]
+        print(f"{root}: not a run folder; verifying the {len(runs)} run folder(s) in it: {', '.join(map(str, runs))}")
+        reports, several = [verify(run, args.workdir) for run in runs], True
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    lines = report.lines(args.verbose)
-    print("\n".join(lines[:1] if args.quiet else lines))
+    for report in reports:
+        lines = report.lines(args.verbose)
+        print("\n".join(lines[:1] if args.quiet else lines))
+    passed = all(r.passed for r in reports)
+    if several:
+        print(f"{root}: {sum(r.passed for r in reports)} of {len(reports)} runs passed -> {'PASSED' if passed else 'FAILED'}")
     if args.json:
         from .io import write_text
 
-        data = {"passed": report.passed, "counts": report.counts()} | asdict(report)
-        write_text(args.json, json.dumps(data, indent=1) + "\n")
-    return 0 if report.passed else 1
+        data = [{"passed": r.passed, "counts": r.counts()} | asdict(r) for r in reports]
+        doc = {"passed": passed, "runs": data} if several else data[0]
+        write_text(args.json, json.dumps(doc, indent=1) + "\n")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
