@@ -13,7 +13,6 @@ import pandas as pd
 
 from .gctx import CMAP_NULL
 from .io import InputError, atomic_path, write_tsv
-from .network import load_model
 from .provenance import sha256_file
 from .sources import GeneMap
 
@@ -54,6 +53,8 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
     stats: gene, role (landmark|target), mean, std in the training matrices' gene order (landmarks first);
     partition: gene, part; landmark_map: symbol, Ensembl id and probe id of each landmark; chip: `read_chip` output.
     """
+    from .network import load_model  # here, not at the top: reading a bundle (dgex.l1000) must not need Keras
+
     out = Path(out_dir)
     lm = stats[stats["role"] == "landmark"].reset_index(drop=True)
     tg = stats[stats["role"] == "target"].reset_index(drop=True)
