@@ -113,9 +113,16 @@ def architectures():
     return [a.name for a in grid(d["layers"], d["units"], d["dropout"])]
 
 
-def dgex_training_settings():
-    """The dgex config section without the run options (a params change reruns training)."""
-    return training_params(config["dgex"])
+def dgex_training_settings(wildcards):
+    """One training job's params: its own architecture and the training settings (not the grid, not run options)."""
+    return training_params(config["dgex"], Architecture.parse(wildcards.arch))
+
+
+def train_threads():
+    """Threads of a training job: every core, or an equal share when N GPUs train at once (resources: gpu: N)."""
+    gpu = workflow.global_resources.get("gpu")
+    n_gpus = gpu.value if gpu is not None and isinstance(gpu.value, int) else 1
+    return max(1, workflow.cores // max(1, n_gpus))
 
 
 def n_parts():

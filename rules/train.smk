@@ -17,14 +17,14 @@ rule train_dgex:
         ),
         provenance=f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/best_geo.keras.prov.json",
     params:
-        dgex=dgex_training_settings(),
+        dgex=dgex_training_settings,
         seed=config["seed"],
         checkpoint_dir=f"{RESULTS}/checkpoints/dgex/{{arch}}/part{{part}}",
     resources:
         gpu=1,
         mem_mb=dgex_mem_mb,
         runtime=dgex_runtime,
-    threads: workflow.cores
+    threads: train_threads()
     log:
         f"{LOGS}/train_dgex/{{arch}}_part{{part}}.log",
         epochs=f"{LOGS}/train_dgex/{{arch}}_part{{part}}.epochs.tsv",

@@ -148,3 +148,31 @@ def test_geo_only_run_plans_geo_tables_and_figures(tmp_path):
     assert {f"{RUN}/tables/summary_geo_te.html", f"{RUN}/tables/dropout_geo_va.html", f"{RUN}/tables/improvement.html",
             f"{RUN}/figures/epochs_geo_te.png", f"{RUN}/figures/scatter_geo_te.svg"} <= made
     assert not [o for o in made if "gtex" in o or "g1000" in o]
+
+
+def test_growing_or_shrinking_the_grid_reruns_only_its_own_jobs(run_dir, tmp_path):
+    """A new width trains only the new networks; a removed one reruns only the grid's tables and figures; run options nothing."""
+    work = copy_run(run_dir, tmp_path / "copy")
+    per_arch = {"train_dgex", "join_dgex_predictions", "evaluate_predictions"}
+
+    def run_options():
+        for key, value in (("gpus", 2), ("gpu_pool_dir", str(tmp_path / "pool")), ("distribute", True),
+                           ("memory_limit_gb", 64)):
+            edit_config(work, "dgex", key, value)
+
+    assert params_changes(work, run_options) == set() and planned_jobs(work) == []
+
+    changed = params_changes(work, lambda: edit_config(work, "dgex", "units", [8, 16, 24]))
+    assert changed == set(), f"adding a width changes the params of finished jobs: {sorted(changed)}"
+    jobs = planned_jobs(work)
+    rules = {r for r, _ in jobs}
+    assert per_arch <= rules and rules <= per_arch | TABLE_RULES | FIGURE_RULES, sorted(rules)
+    trained = {o.split("/")[4] for r, outs in jobs if r == "train_dgex" for o in outs}  # results/tiny/models/dgex/<arch>
+    assert trained == {f"h{h}x24_d{d}" for h in (1, 2) for d in ("00", "10")}, trained
+    for rule, outputs in jobs:
+        if rule in per_arch:
+            assert all("x24_d" in o for o in outputs), f"{rule} reruns an unchanged architecture: {outputs}"
+
+    edit_config(work, "dgex", "units", [8])  # two widths fewer: the remaining networks stay as they are
+    rules = {r for r, _ in planned_jobs(work)}
+    assert rules and rules <= TABLE_RULES | FIGURE_RULES, sorted(rules)

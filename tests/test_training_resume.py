@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import REPO
+from helpers import REPO, trainer_weights
 
 EPOCHS = 8
 TRAIN = r"""
@@ -82,3 +82,96 @@ def test_killed_training_resumes_to_the_same_bits(tmp_path, variant):
         assert (ref / name).read_bytes() == (killed / name).read_bytes(), name
     with np.load(ref / "final.npz") as z:
         assert len(z.files) == 6 * 3 and all(np.isfinite(z[k]).all() for k in z.files)
+
+
+def _small_problem(seed: int = 2):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((80, 6)).astype(np.float32)
+    Y = np.tanh(X @ rng.standard_normal((6, 5))).astype(np.float32)
+    return X, Y
+
+
+def test_checkpoint_of_other_data_code_or_inputs_is_not_resumed(tmp_path, caplog, monkeypatch):
+    """A checkpoint resumes only the job it was made for: other data of the same shapes, code or input files start afresh."""
+    from dgex import checkpoint
+    from dgex.architecture import Architecture
+    from dgex.trainer import Trainer
+    from dgex.training import EvalSet, TrainSettings
+
+    X, Y = _small_problem()
+    X_other = X.copy()
+    X_other[7, 3] += 0.5  # one training value differs; every shape is the same
+    s = TrainSettings(epochs=3, batch_size=20, learning_rate=0.02, monitor_size=40, seed=5)
+
+    def fit(X_tr, folder, Y_va=Y[:20], **kw) -> tuple[Trainer, list[int]]:
+        t = Trainer(Architecture(1, 8, 0.1), s, X_tr, Y, [EvalSet("geo_va", X[:20], Y_va)], {"geo": "geo_va"},
+                    tmp_path / folder, **kw)
+        ran: list[int] = []
+        t.fit(tmp_path / f"{folder}.tsv", on_epoch=lambda row: ran.append(row["epoch"]))
+        return t, ran
+
+    fit(X, "ckpt")  # a finished run: its checkpoint (after epoch 3) is still there, as after a finished job today
+    caplog.set_level("INFO")
+    caplog.clear()
+    retrained, ran = fit(X_other, "ckpt")
+    assert ran == [1, 2, 3], f"trained epochs {ran}: a checkpoint of other data was resumed"
+    assert "starting afresh" in caplog.text and "data.training" in caplog.text and "resumed" not in caplog.text
+    scratch, _ = fit(X_other, "scratch")
+    assert all(np.array_equal(a, b) for a, b in zip(trainer_weights(retrained), trainer_weights(scratch)))
+    assert all(np.array_equal(a, b) for a, b in zip(retrained.best_weights["geo"], scratch.best_weights["geo"]))
+
+    # the same job again resumes (nothing left to train); other evaluation data, code or input files do not
+    caplog.clear()
+    assert fit(X_other, "ckpt")[1] == [] and "resumed from checkpoint" in caplog.text
+    caplog.clear()
+    assert fit(X_other, "ckpt", Y_va=Y[:20] + 1)[1] == [1, 2, 3] and "data.geo_va" in caplog.text
+    fit(X_other, "ckpt", inputs={"train": "a" * 64})
+    caplog.clear()
+    assert fit(X_other, "ckpt", inputs={"train": "b" * 64})[1] == [1, 2, 3]
+    assert "inputs.train: aaaaaaaaaaaa.. -> bbbbbbbbbbbb.." in caplog.text
+    monkeypatch.setattr(checkpoint, "source_sha256", lambda: "edited trainer")
+    caplog.clear()
+    assert fit(X_other, "ckpt", inputs={"train": "b" * 64})[1] == [1, 2, 3] and "code:" in caplog.text
+
+
+def test_checkpoint_of_an_older_format_is_not_resumed(tmp_path, caplog):
+    from dgex.architecture import Architecture
+    from dgex.reproducible import write_npz
+    from dgex.trainer import Trainer
+    from dgex.training import EvalSet, TrainSettings
+
+    X, Y = _small_problem()
+    s = TrainSettings(epochs=2, batch_size=20, learning_rate=0.02, monitor_size=40, seed=5)
+
+    def trainer() -> Trainer:
+        return Trainer(Architecture(1, 8, 0.0), s, X, Y, [EvalSet("geo_va", X[:20], Y[:20])], {"geo": "geo_va"}, tmp_path)
+
+    trainer().fit(tmp_path / "h.tsv")
+    path = tmp_path / "checkpoint.npz"
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    state = json.loads(arrays["state_json"].tobytes())
+    state.pop("binding")
+    state["format"] = 2  # what the previous version wrote: architecture and settings only, no data
+    arrays["state_json"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
+    write_npz(path, arrays)
+    caplog.set_level("INFO")
+    ran: list[int] = []
+    trainer().fit(tmp_path / "h.tsv", on_epoch=lambda row: ran.append(row["epoch"]))
+    assert ran == [1, 2] and "format: 2 -> 3" in caplog.text
+
+
+def test_remove_checkpoint_keeps_other_jobs_folders(tmp_path):
+    from dgex.checkpoint import remove_checkpoint
+
+    root = tmp_path / "results" / "run" / "checkpoints"
+    mine, other = root / "dgex" / "h1x8_d10" / "part0", root / "dgex" / "h1x8_d10" / "part1"
+    for folder in (mine, other):
+        folder.mkdir(parents=True)
+        (folder / "checkpoint.npz").write_bytes(b"x")
+    (mine / ".tmp-123-checkpoint.npz").write_bytes(b"half")  # a write cut by a kill
+    remove_checkpoint(mine, top=root)
+    assert not mine.exists() and (other / "checkpoint.npz").exists()
+    remove_checkpoint(other, top=root)
+    assert not root.exists() and (tmp_path / "results" / "run").is_dir()
+    remove_checkpoint(other, top=root)  # nothing left to remove: no error

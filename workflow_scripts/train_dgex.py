@@ -3,14 +3,16 @@ from pathlib import Path
 
 import numpy as np
 
-from dgex import rulekit
+from dgex import gpu_pool, rulekit
 from dgex.architecture import Architecture
 from dgex.artifacts import part_genes, read_partition
 from dgex.io import InputError
 from dgex.layout import CRITERIA, EVAL_SPLITS, criterion_splits
 from dgex.logs import import_tensorflow
 from dgex.matrix import Matrix, load_matrix, save_matrix
+from dgex.checkpoint import remove_checkpoint
 from dgex.network import predict, save_model
+from dgex.provenance import sha256_file
 from dgex.trainer import Trainer
 from dgex.training import EvalSet, RunOptions, TrainSettings
 
@@ -39,11 +41,18 @@ def checked_part_genes(partition_path: str, part: int, targets: list[str]) -> li
 
 
 def main(smk, log):
+    run = RunOptions.from_config(smk.config.get("dgex", {}))  # not params: changing them does not retrain
+    # this job's GPU(s) from the machine's pool, before TensorFlow is imported; given back on exit, even a kill
+    with gpu_pool.lease(run.gpus, run.gpu_pool_dir, take_all=run.distribute):
+        train(smk, log, run)
+
+
+def train(smk, log, run: RunOptions) -> None:
+    """Train, keep the best models and write their predictions."""
     configure_tensorflow(smk.threads)
     arch = Architecture.parse(smk.wildcards.arch)
     part = int(smk.wildcards.part)
     settings = TrainSettings.from_config(smk.params.dgex, seed=int(smk.params.seed) * 1000 + part)
-    run = RunOptions.from_config(smk.config.get("dgex", {}))  # not params: changing them does not retrain
     tr = load_matrix(smk.input.train)
     genes = checked_part_genes(smk.input.partition, part, tr.targets)
     pos = {g: i for i, g in enumerate(tr.genes)}
@@ -60,8 +69,11 @@ def main(smk, log):
                 raise InputError(f"{smk.input[name]}: landmarks or targets differ from {smk.input.train}")
             sets[name] = (m.samples, EvalSet(name, m.X, np.ascontiguousarray(m.values[:, [mpos[g] for g in genes]])))
     log.info("D-GEX %s, part %d: %d training profiles, %d targets, settings %s", arch.name, part, n_train, len(genes), settings)
+    # a checkpoint is resumed only when made from these very files (and the same data, code and settings)
+    inputs = {name: sha256_file(path) for name, path in smk.input.items()}
     trainer = Trainer(arch, settings, X_tr, Y_tr, [e for _, e in sets.values()], CRITERIA, smk.params.checkpoint_dir,
-                      distribute=run.distribute, memory_limit_gb=run.memory_limit_gb, label=f"D-GEX {arch.name} part {part}")
+                      distribute=run.distribute, memory_limit_gb=run.memory_limit_gb, label=f"D-GEX {arch.name} part {part}",
+                      inputs=inputs)
     state = trainer.fit(smk.output.history, timing_path=smk.log.epochs)
     out_dir = Path(smk.output.best_geo).parent
     for crit, validation in CRITERIA.items():
@@ -76,4 +88,11 @@ def main(smk, log):
                                                            {"best_epoch": state.best[crit]["epoch"], "criterion": crit}))
 
 
-rulekit.run(snakemake, main, seed=snakemake.params.seed)  # noqa: F821
+def drop_checkpoint(smk, log) -> None:
+    """The checkpoint is the job's temporary state: gone once the models, predictions and record are written."""
+    ckpt = Path(smk.params.checkpoint_dir)
+    remove_checkpoint(ckpt, top=ckpt.parents[2])  # <run>/checkpoints/dgex/<arch>/part<p>: up to <run>/checkpoints
+    log.info("removed the checkpoint in %s", ckpt)
+
+
+rulekit.run(snakemake, main, seed=snakemake.params.seed, after=drop_checkpoint)  # noqa: F821

@@ -37,14 +37,19 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def source_sha256() -> str:
+    """Hex sha256 of the dgex package source (every module's name and bytes)."""
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def code_version() -> dict[str, str]:
     """Git commit of the workflow (if any) and a hash of the dgex package source."""
     src = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for f in sorted(src.glob("*.py")):
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    out = {"dgex_source_sha256": h.hexdigest()}
+    out = {"dgex_source_sha256": source_sha256()}
     try:
         commit = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         if commit.returncode == 0:

@@ -24,10 +24,12 @@ def contract_problems(rules: Iterable[Any]) -> list[str]:
             for r in rules if r.script and len(r.output) and PROVENANCE_OUTPUT not in r.output.keys()]
 
 
-def run(smk: Any, body: Callable[[Any, logging.Logger], None], seed: int | None = None) -> None:
+def run(smk: Any, body: Callable[[Any, logging.Logger], None], seed: int | None = None,
+        after: Callable[[Any, logging.Logger], None] | None = None) -> None:
     """Run `body(snakemake, log)`, log any failure with the rule's name, then write the provenance record.
 
     `seed` is the job's seed (its params.seed), recorded in the provenance; a rule with params.seed must pass it.
+    `after(snakemake, log)` runs once the outputs and the record are written, e.g. to delete the job's temporary state.
     """
     log = logs.setup(smk.log[0])
     if SEED_PARAM in smk.params.keys() and seed is None:
@@ -35,7 +37,7 @@ def run(smk: Any, body: Callable[[Any, logging.Logger], None], seed: int | None 
         log.error("%s", message)
         raise ValueError(message)
     started = time.time()
-    remove_stale_temporaries(list(smk.output), log)
+    remove_stale_temporaries(list(smk.output) + list(smk.log), log)  # logs too: training writes its epoch table atomically
     log.info("rule %s: inputs %s", smk.rule, list(smk.input))
     try:
         body(smk, log)
@@ -43,4 +45,6 @@ def run(smk: Any, body: Callable[[Any, logging.Logger], None], seed: int | None 
         log.error("rule %s failed: %s", smk.rule, exc)
         raise
     provenance.from_snakemake(smk, started, seed)
+    if after:
+        after(smk, log)
     log.info("rule %s done in %.1f s", smk.rule, time.time() - started)

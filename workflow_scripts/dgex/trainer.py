@@ -6,12 +6,12 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
 from .architecture import Architecture, host_extra_bytes, memory_estimate, parameter_count
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CHECKPOINT_NAME, binding, load_checkpoint, save_checkpoint
 from .io import InputError, write_tsv
 from .network import build_model, gradient_scales
 from .training import (EvalSet, Progress, TrainSettings, TrainState, check_finite, check_memory, device_memory,
@@ -27,7 +27,9 @@ class Trainer:
 
     def __init__(self, arch: Architecture, settings: TrainSettings, X_tr: np.ndarray, Y_tr: np.ndarray,
                  eval_sets: list[EvalSet], criteria: dict[str, str], ckpt_dir: str | os.PathLike,
-                 distribute: bool = False, memory_limit_gb: float | None = None, label: str | None = None):
+                 distribute: bool = False, memory_limit_gb: float | None = None, label: str | None = None,
+                 inputs: Mapping[str, str] | None = None):
+        """`inputs`: sha256 of the files the data came from; with the data, code and settings they bind the checkpoint."""
         import keras
         import tensorflow as tf
 
@@ -57,6 +59,7 @@ class Trainer:
 
         self.strategy = select_strategy(distribute)
         self.n_replicas = self.strategy.num_replicas_in_sync
+        self.binding = binding(arch, settings, self.n_replicas, self.criteria, self.X_tr, self.Y_tr, eval_sets, inputs)
         if settings.jit_compile and self.n_replicas > 1:
             log.warning("dgex.jit_compile is ignored with MirroredStrategy")
         keras.utils.set_random_seed(settings.seed)
@@ -159,16 +162,16 @@ class Trainer:
 
     # ---- checkpoints
     def checkpoint_path(self) -> Path:
-        return self.ckpt_dir / "checkpoint.npz"
+        return self.ckpt_dir / CHECKPOINT_NAME
 
     def save_checkpoint(self) -> None:
-        """Write the loop's state to its checkpoint (dgex.checkpoint)."""
-        save_checkpoint(self.checkpoint_path(), self.state, self.arch, self.s, self.vars, self.moms, self.best_weights)
+        """Write the loop's state, bound to this job, to its checkpoint (dgex.checkpoint)."""
+        save_checkpoint(self.checkpoint_path(), self.state, self.binding, self.vars, self.moms, self.best_weights)
 
     def try_resume(self) -> bool:
-        """Restore the last checkpoint if one exists for the same architecture and settings; corrupt ones are errors."""
+        """Restore the last checkpoint if its binding (data, inputs, code, settings) is this job's; corrupt ones are errors."""
         path = self.checkpoint_path()
-        loaded = load_checkpoint(path, self.arch, self.s, [tuple(v.shape) for v in self.vars])
+        loaded = load_checkpoint(path, self.binding, self.s.epochs, [tuple(v.shape) for v in self.vars])
         if loaded is None:
             return False
         state, arrays = loaded
@@ -179,9 +182,6 @@ class Trainer:
         self.state = state
         log.info("resumed from checkpoint %s after epoch %d", path, self.state.epoch)
         return True
-
-    def remove_checkpoint(self) -> None:
-        self.checkpoint_path().unlink(missing_ok=True)
 
     # ---- the loop
     def predict(self, X: np.ndarray, batch: int = 4096) -> np.ndarray:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from .architecture import Architecture
 from .io import InputError
 
 log = logging.getLogger(__name__)
@@ -49,31 +51,36 @@ class TrainSettings:
 
     @classmethod
     def from_config(cls, dgex: dict, seed: int) -> "TrainSettings":
-        """The settings of a dgex config section (its other keys: the grid and the run options), with a job's seed."""
+        """The settings among a job's dgex params or config section (other keys: architecture, grid, run options)."""
         return cls(seed=seed, **{f.name: dgex[f.name] for f in fields(cls) if f.name != "seed" and f.name in dgex})
 
 
 # dgex settings that say where and how to run, not what to compute: they reach the job outside its params, so that
 # changing them does not retrain
-RUN_OPTIONS = ("distribute", "memory_limit_gb")
+RUN_OPTIONS = ("distribute", "memory_limit_gb", "gpus", "gpu_pool_dir")
+# the architecture grid: each training job gets its own architecture (its wildcard), not the grid
+GRID = ("layers", "units", "dropout")
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Where and how a training job runs: MirroredStrategy over the GPUs, and a device memory limit for the check."""
+    """Where and how a training job runs: GPUs from the machine's pool, MirroredStrategy, a device memory limit."""
 
     distribute: bool = False
     memory_limit_gb: float | None = None
+    gpus: int | None = None
+    gpu_pool_dir: str | None = None
 
     @classmethod
     def from_config(cls, dgex: dict) -> "RunOptions":
         """The run options of a dgex config section (defaults where absent)."""
-        return cls(bool(dgex.get("distribute", False)), dgex.get("memory_limit_gb"))
+        return cls(bool(dgex.get("distribute", False)), dgex.get("memory_limit_gb"), dgex.get("gpus"), dgex.get("gpu_pool_dir"))
 
 
-def training_params(dgex: dict) -> dict:
-    """The dgex config section without its run options: a training job's params (an edit reruns training)."""
-    return {k: v for k, v in dgex.items() if k not in RUN_OPTIONS}
+def training_params(dgex: dict, arch: Architecture) -> dict:
+    """One training job's params: its own architecture and the training settings (not the grid, not run options)."""
+    settings = {k: v for k, v in dgex.items() if k not in RUN_OPTIONS + GRID}
+    return settings | {"architecture": {"layers": arch.layers, "units": arch.units, "dropout": arch.dropout}}
 
 
 @dataclass
@@ -146,16 +153,17 @@ def select_strategy(distribute: bool):
 
 
 def device_memory(limit_gb: float | None = None) -> tuple[int, str]:
-    """(bytes available, what) for training: `limit_gb` if set, else the first GPU's memory, else free host RAM."""
+    """(bytes available, what) for training: `limit_gb` if set, else the first visible GPU's memory, else free host RAM."""
     if limit_gb is not None:
         return int(limit_gb * 1e9), f"dgex.memory_limit_gb={limit_gb}"
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
+        gpu = (os.environ.get("CUDA_VISIBLE_DEVICES") or "0").split(",")[0].strip()  # nvidia-smi ignores that variable
         try:
-            out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+            out = subprocess.run(["nvidia-smi", "-i", gpu, "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
                                  capture_output=True, text=True, timeout=30, check=True).stdout.split()
-            return int(float(out[0]) * 2**20), "GPU 0 memory (nvidia-smi)"
+            return int(float(out[0]) * 2**20), f"GPU {gpu} memory (nvidia-smi)"
         except (OSError, subprocess.SubprocessError, ValueError, IndexError):
             return 0, "GPU memory (unknown: nvidia-smi not usable)"
     import psutil
