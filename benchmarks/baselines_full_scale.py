@@ -136,7 +136,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dgex-bench-") as tmp:
         for m in methods:
             sizes = ["--profiles", args.profiles, "--landmarks", args.landmarks, "--targets", args.targets, "--validation",
-                     args.validation, "--rnaseq-validation", args.rnaseq_validation, "--compare", args.compare, "--threads", args.threads]
+                     args.validation, "--rnaseq-validation", args.rnaseq_validation, "--compare", args.compare, "--threads",
+                     args.threads]
             cmd = [sys.executable, __file__, "--child", m, "--tmp", tmp] + [str(a) for a in sizes]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
@@ -151,7 +152,8 @@ def main() -> None:
         if "lr" in results and "sklearn_lr" in results:
             a, b = np.load(Path(tmp) / "lr.npy"), np.load(Path(tmp) / "sklearn_lr.npy")
             rel = float(np.abs(a - b).max() / np.abs(b).max())
-            print(f"LR vs scikit-learn LinearRegression: {results['sklearn_lr']['fit_s'] / results['lr']['fit_s']:.1f}x faster fit, "
+            print(f"LR vs scikit-learn LinearRegression: "
+                  f"{results['sklearn_lr']['fit_s'] / results['lr']['fit_s']:.1f}x faster fit, "
                   f"largest prediction difference {rel:.2e} of the largest prediction ({args.compare} GEO-va profiles)")
     if "xty" in results:
         for m, r in results.items():

@@ -106,8 +106,8 @@ def make_sources(out: Path, n_profiles: int, n_probes: int, n_gtex: int, n_gtex_
     lm_ens = ens[:N_LM]
     tg_ens = ens[N_LM : N_LM + N_TG]
     shared_t = rng.choice(N_TG, N_SHARED, replace=False)
-    for t, l in zip(shared_t, rng.choice(N_LM, N_SHARED, replace=False)):
-        tg_ens[t] = lm_ens[l]
+    for t, lm in zip(shared_t, rng.choice(N_LM, N_SHARED, replace=False)):
+        tg_ens[t] = lm_ens[lm]
     write_gene_map(out / "map_lm.txt", GeneMap([f"L{i}" for i in range(N_LM)], lm_ens, lm_probes))
     write_gene_map(out / "map_tg.txt", GeneMap([f"T{i}" for i in range(N_TG)], tg_ens, tg_probes))
 

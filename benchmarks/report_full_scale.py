@@ -36,7 +36,7 @@ from dgex.layout import VALIDATION_OF  # noqa: E402
 
 SPLITS = ["geo_va", "geo_te", "g1000_va", "gtex_te"]
 BASELINES = ["lr", "lr_l1", "lr_l2", "knn"]
-GRID = [(l, u, d) for l in (1, 2, 3) for u in (3000, 6000, 9000) for d in (0, 10, 25)]
+GRID = [(h, u, d) for h in (1, 2, 3) for u in (3000, 6000, 9000) for d in (0, 10, 25)]
 
 
 def make_inputs(root: Path, n_genes: int, epochs: int, seed: int = 0) -> None:
@@ -44,7 +44,7 @@ def make_inputs(root: Path, n_genes: int, epochs: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     genes = [f"ENSG{i:011d}" for i in range(n_genes)]
     difficulty = rng.gamma(6.0, 0.055, n_genes)
-    methods = BASELINES + [f"dgex_h{l}x{u}_d{d:02d}" for l, u, d in GRID]
+    methods = BASELINES + [f"dgex_h{h}x{u}_d{d:02d}" for h, u, d in GRID]
     for split in SPLITS:
         shift = 1.25 if split in ("g1000_va", "gtex_te") else 1.0
         for i, m in enumerate(methods):
@@ -57,19 +57,20 @@ def make_inputs(root: Path, n_genes: int, epochs: int, seed: int = 0) -> None:
     part = np.arange(n_genes) % 2
     pd.DataFrame({"gene": genes, "part": part}).to_csv(root / "targets.tsv", sep="\t", index=False)
     e = np.arange(1, epochs + 1)
-    for l, u, d in GRID:
+    for n_layers, u, d in GRID:
         for p in (0, 1):
             h = {"epoch": e, "learning_rate": 5e-4}
             for split in SPLITS:
                 h[f"{split}_mae"] = 0.32 + 0.3 * np.exp(-e / 30) + (0.0004 * e if d == 0 else 0.0)
-            out = root / "models" / f"h{l}x{u}_d{d:02d}" / f"part{p}" / "history.tsv"
+            out = root / "models" / f"h{n_layers}x{u}_d{d:02d}" / f"part{p}" / "history.tsv"
             out.parent.mkdir(parents=True, exist_ok=True)
             pd.DataFrame(h).to_csv(out, sep="\t", index=False)
 
 
 def evals(root: Path, split: str) -> list[str]:
     """The per-gene table paths of every method on a split, baselines first (as the workflow lists them)."""
-    return [str(root / "evaluation" / m / f"{split}.tsv") for m in BASELINES + [f"dgex_h{l}x{u}_d{d:02d}" for l, u, d in GRID]]
+    dgex = [f"dgex_h{h}x{u}_d{d:02d}" for h, u, d in GRID]
+    return [str(root / "evaluation" / m / f"{split}.tsv") for m in BASELINES + dgex]
 
 
 def timed(label: str, fn, results: list) -> None:
@@ -92,7 +93,8 @@ def main() -> None:
         print(f"inputs: {args.genes:,} genes x {len(BASELINES) + len(GRID)} methods x {len(SPLITS)} splits, "
               f"{len(GRID)} x 2 histories of {args.epochs} epochs, written in {time.perf_counter() - t0:.1f} s")
         res: list[tuple[str, float, float]] = []
-        timed("reference: read every per-gene table once", lambda: [pd.read_csv(p, sep="\t") for s in SPLITS for p in evals(root, s)], res)
+        timed("reference: read every per-gene table once",
+              lambda: [pd.read_csv(p, sep="\t") for s in SPLITS for p in evals(root, s)], res)
         ref = res[0][2]
 
         def summary_tables():
@@ -131,7 +133,8 @@ def main() -> None:
                                           for m in ("lr", "knn", sel)], "Fig. 2")
                 elif kind == "scatter":
                     f = F.scatter_figure(test[sel]["mae"].to_numpy(), S.method_label(sel),
-                                         [(S.method_label(m), test[m]["mae"].to_numpy(), F.method_color(m, {})) for m in ("lr", "knn")],
+                                         [(S.method_label(m), test[m]["mae"].to_numpy(), F.method_color(m, {}))
+                                          for m in ("lr", "knn")],
                                          "Fig. 4", 4)
                 else:
                     sizes = pd.read_csv(root / "targets.tsv", sep="\t")["part"].value_counts().to_dict()

@@ -51,7 +51,8 @@ def write_config(workdir: Path, extra: dict | None = None) -> Path:
     return path
 
 
-def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900,
+                  env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the repository's workflow in `workdir` with its config.yaml; return the finished process."""
     cmd = SNAKEMAKE + ["-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
                        "--cores", "2", *args]

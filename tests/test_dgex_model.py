@@ -29,11 +29,11 @@ def data(n=600, n_in=12, n_out=20, seed=0):
     return X, Y
 
 
-def trainer(tmp_path, arch=Architecture(2, 16, 0.1), n=600, **settings):
+def trainer(tmp_path, arch=None, n=600, **settings):
     X, Y = data(n)
     ev = [EvalSet("geo_va", X[:100], Y[:100]), EvalSet("g1000_va", X[100:160], Y[100:160])]
     s = TrainSettings(**({"epochs": 3, "learning_rate": 0.01, "monitor_size": 100, "seed": 5} | settings))
-    return Trainer(arch, s, X, Y, ev, CRITERIA, tmp_path / "ckpt")
+    return Trainer(arch or Architecture(2, 16, 0.1), s, X, Y, ev, CRITERIA, tmp_path / "ckpt")
 
 
 # --------------------------------------------------------------------------- the network
@@ -80,7 +80,7 @@ def test_initialization_and_dropout_placement():
 
     arch = Architecture(3, 64, 0.25)
     model = build_model(50, 40, arch, seed=1)
-    dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     sizes = [50, 64, 64, 64, 40]
     for i, layer in enumerate(dense[:-1]):
         W, b = (np.asarray(v) for v in layer.weights)
@@ -91,7 +91,7 @@ def test_initialization_and_dropout_placement():
     assert np.abs(W_out).max() <= 1e-4 and np.abs(W_out).max() > 0.9e-4 and not b_out.any()
     assert dense[-1].activation.__name__ == "linear"
     # dropout on the inputs of hidden layers 2..L and of the output, never on the landmarks
-    order = [type(l).__name__ for l in model.layers[1:]]
+    order = [type(layer).__name__ for layer in model.layers[1:]]
     assert order == ["Dense", "Dropout", "Dense", "Dropout", "Dense", "Dropout", "Dense"]
     assert gradient_scales(model, 3.0) == [1.0, 1.0, 3.0, 1.0, 3.0, 1.0, 3.0, 1.0]
 
@@ -212,7 +212,8 @@ def test_nan_in_training_data_is_an_error(tmp_path):
         Trainer(Architecture(1, 8, 0.0), TrainSettings(), X, Y, [], CRITERIA, tmp_path)
     X[2, 0] = np.inf
     with pytest.raises(InputError, match="geo_va landmarks"):
-        Trainer(Architecture(1, 8, 0.0), TrainSettings(), data()[0], data()[1], [EvalSet("geo_va", X, data()[1])], CRITERIA, tmp_path)
+        Trainer(Architecture(1, 8, 0.0), TrainSettings(), data()[0], data()[1], [EvalSet("geo_va", X, data()[1])], CRITERIA,
+                tmp_path)
 
 
 def test_memory_estimate_and_a_device_too_small(tmp_path):
@@ -220,7 +221,8 @@ def test_memory_estimate_and_a_device_too_small(tmp_path):
     assert est["weights"] == est["momentum"] == 4 * 213_358_760
     assert 4e9 < sum(est.values()) < 8e9
     X, Y = data()
-    with pytest.raises(MemoryError, match=r"D-GEX h3x9000_d10 needs about .* GB \(weights .* but dgex.memory_limit_gb=0.01 is 0.01 GB; use more target partitions"):
+    with pytest.raises(MemoryError, match=r"D-GEX h3x9000_d10 needs about .* GB \(weights .* but dgex.memory_limit_gb=0.01 is "
+                                          r"0.01 GB; use more target partitions"):
         Trainer(Architecture(3, 9000, 0.1), TrainSettings(), X, Y, [], CRITERIA, tmp_path, memory_limit_gb=0.01)
 
 

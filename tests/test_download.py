@@ -216,7 +216,8 @@ def synthetic_rnaseq(tmp_path: Path, lm_path: Path, tg_path: Path) -> None:
     gtex = rng.gamma(1.0, 8.0, (12, len(ids))).astype(np.float32)
     write_gct(tmp_path / "GTEx_RNASeq_RPKM_n2921x55993.gctx", Gct(gtex, ids, [f"GTEX-{i:04d}" for i in range(12)]))
     g = Gct(rng.gamma(1.0, 8.0, (10, len(ids))).astype(np.float32), ids, [f"HG{i:05d}" for i in range(10)])
-    write_g1000(tmp_path / "GD462.GeneQuantRPKM.50FN.samplename.resk10.txt.gz", g, ["S"] * len(ids), ["1"] * len(ids), [1] * len(ids))
+    write_g1000(tmp_path / "GD462.GeneQuantRPKM.50FN.samplename.resk10.txt.gz", g, ["S"] * len(ids), ["1"] * len(ids),
+                [1] * len(ids))
 
 
 @pytest.mark.slow

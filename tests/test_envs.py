@@ -57,7 +57,8 @@ def rule_scripts() -> list[tuple[str, str, str]]:
     for line in proc.stdout.splitlines():
         if line.startswith("SCRIPT_RULE "):
             name, conda, script = json.loads(line.removeprefix("SCRIPT_RULE "))
-            assert conda.startswith("../envs/") and conda.endswith(".yaml"), f"rule {name} runs {script} without a conda: environment"
+            assert conda.startswith("../envs/") and conda.endswith(".yaml"), \
+                f"rule {name} runs {script} without a conda: environment"
             out.append((name, Path(conda).stem, Path(script).name))
     assert out, proc.stdout[-2000:]
     return out

@@ -165,7 +165,8 @@ def test_gene_map_round_trip_and_bad_line(tmp_path):
 
 
 def test_g1000_table_round_trip(tmp_path):
-    g = Gct(np.array([[0.0, 1.5, 20.25], [3.0, 0.5, 7.0]], np.float32), ["ENSG00000000001.3", "ENSG00000000002.1", "ENSG00000000003.9"],
+    g = Gct(np.array([[0.0, 1.5, 20.25], [3.0, 0.5, 7.0]], np.float32),
+            ["ENSG00000000001.3", "ENSG00000000002.1", "ENSG00000000003.9"],
             ["HG00096", "NA06984"])
     write_g1000(tmp_path / "g.txt.gz", g, ["A", "B", "C"], ["1", "2", "X"], [100, 200, 300])
     with gzip.open(tmp_path / "g.txt.gz", "rt") as fh:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers import REPO, run_snakemake, write_config
+from helpers import REPO, run_snakemake
 from dgex.provenance import sha256_file, write_provenance
 from dgex.verify import infer_workdir, main, verify
 

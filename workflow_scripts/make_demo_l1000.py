@@ -26,7 +26,8 @@ def main(smk, log):
     chip_lm = chip[chip["pr_type"] == "LM"]
     row_of = {p: i for i, p in enumerate(geo.rids)}
     rows = [row_of[p] for p in chip_lm["pr_id"]]  # the chip's (analyte) order, as L1000 files list their rows
-    row_meta = pd.DataFrame({"pr_gene_id": chip_lm["pr_gene_id"].to_numpy(), "pr_gene_symbol": chip_lm["pr_gene_symbol"].to_numpy(),
+    row_meta = pd.DataFrame({"pr_gene_id": chip_lm["pr_gene_id"].to_numpy(),
+                             "pr_gene_symbol": chip_lm["pr_gene_symbol"].to_numpy(),
                              "pr_is_lmark": "Y"}, index=pd.Index(chip_lm["pr_id"].tolist()))
     cids = [geo.cids[i] for i in cols]
     col_meta = pd.DataFrame({"cell_id": "demo", "pert_type": "ctl_untrt", "provenance_code": "DEMO+QNO"}, index=pd.Index(cids))

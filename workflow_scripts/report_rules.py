@@ -61,7 +61,8 @@ def plot_error_vs_architecture(smk, log):
         dgex = dgex[[f"{r.layers}x{r.units}" in shown for r in dgex.itertuples()]]
         if dgex.empty:
             raise InputError(f"figures.architectures={shown} matches no D-GEX architecture of the grid "
-                             f"(layers x units: {sorted({f'{r.layers}x{r.units}' for r in ov[dgex_mask(ov['method'])].itertuples()})})")
+                             f"(layers x units: "
+                             f"{sorted({f'{r.layers}x{r.units}' for r in ov[dgex_mask(ov['method'])].itertuples()})})")
     refs = baseline_references(ov, f["reference_lines"], f["colors"])
     fig = architecture_figure(dgex, refs, f"Fig. 1: D-GEX overall error by architecture on {split_label(split)}",
                               f["colormap"], selected, f"{split_label(split)} overall error")

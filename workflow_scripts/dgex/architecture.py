@@ -37,7 +37,8 @@ class Architecture:
         if not (0.0 <= self.dropout < DROPOUT_MAX):
             raise ValueError(f"dgex.dropout: rate {self.dropout} must be in [0, {DROPOUT_MAX})")
         if abs(self.dropout * 100 - round(self.dropout * 100)) > 1e-9:
-            raise ValueError(f"dgex.dropout: {self.dropout} must be a whole percent (0.1, 0.25, ...): it names the job, e.g. _d25")
+            raise ValueError(f"dgex.dropout: {self.dropout} must be a whole percent (0.1, 0.25, ...): it names the "
+                             f"job, e.g. _d25")
 
     @property
     def dropout_pct(self) -> int:

@@ -60,7 +60,8 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
     tg = stats[stats["role"] == "target"].reset_index(drop=True)
     if lm.empty or tg.empty:
         raise InputError("gene statistics: need landmark and target rows (column role)")
-    by_ens = {e: (s, p[0] if p else str(CMAP_NULL)) for s, e, p in zip(landmark_map.symbols, landmark_map.ensembl, landmark_map.probes)}
+    by_ens = {e: (s, p[0] if p else str(CMAP_NULL))
+              for s, e, p in zip(landmark_map.symbols, landmark_map.ensembl, landmark_map.probes)}
     unmapped = [g for g in lm["gene"] if g not in by_ens]
     if unmapped:
         raise InputError(f"landmark map: {len(unmapped)} of the model's landmarks are not in it, e.g. {unmapped[:5]}")
@@ -71,7 +72,8 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
         absent = landmarks.loc[~landmarks["probe_id"].isin(entrez.keys())]
         if len(absent):
             names = [f"{s} ({p})" for s, p in zip(absent["symbol"], absent["probe_id"])]
-            raise InputError(f"the model was trained on a different landmark set: {len(absent)} of its {len(landmarks)} landmarks "
+            raise InputError(f"the model was trained on a different landmark set: {len(absent)} of its "
+                             f"{len(landmarks)} landmarks "
                              f"are not L1000 landmarks (pr_type LM) of the chip, e.g. {names[:8]}")
         landmarks["entrez_id"] = landmarks["probe_id"].map(entrez)
     else:
@@ -80,7 +82,8 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
     part_of = dict(zip(partition["gene"].astype(str), partition["part"].astype(int)))
     no_part = [g for g in tg["gene"] if g not in part_of]
     if no_part or len(part_of) != len(tg):
-        raise InputError(f"partition: {len(no_part)} target(s) have no part and it lists {len(part_of)} genes for {len(tg)} targets")
+        raise InputError(f"partition: {len(no_part)} target(s) have no part and it lists {len(part_of)} genes for "
+                         f"{len(tg)} targets")
     tmap = dict(zip(target_map.ensembl, zip(target_map.symbols, target_map.probes))) if target_map is not None else {}
     targets = pd.DataFrame({"gene": tg["gene"], "symbol": [tmap.get(g, (str(CMAP_NULL),))[0] for g in tg["gene"]],
                             "probe_ids": [",".join(tmap[g][1]) if g in tmap else str(CMAP_NULL) for g in tg["gene"]],
@@ -88,11 +91,13 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
                             "std": tg["std"].to_numpy(float)})
     # grouped by part (stable), so each network fills one contiguous block of output rows
     targets = targets.iloc[np.argsort(targets["part"].to_numpy(), kind="stable")].reset_index(drop=True)
-    if not np.all(np.isfinite(targets[["mean", "std"]].to_numpy())) or (targets["std"] <= 0).any() or (landmarks["std"] <= 0).any():
+    finite = np.all(np.isfinite(targets[["mean", "std"]].to_numpy()))
+    if not finite or (targets["std"] <= 0).any() or (landmarks["std"] <= 0).any():
         raise InputError("gene statistics: means must be finite and standard deviations positive")
     reference = np.asarray(reference, dtype=np.float64)
     if reference.shape != (len(landmarks),) or not np.isfinite(reference).all() or np.any(np.diff(reference) < 0):
-        raise InputError(f"landmark quantile reference: need {len(landmarks)} finite ascending values, got shape {reference.shape}")
+        raise InputError(f"landmark quantile reference: need {len(landmarks)} finite ascending values, got shape "
+                         f"{reference.shape}")
     if sorted(models) != sorted(targets["part"].unique()):
         raise InputError(f"models for parts {sorted(models)} but the partition has parts {sorted(targets['part'].unique())}")
     parts = []
@@ -141,7 +146,8 @@ def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{manifest_path}: not a JSON manifest ({exc})") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        raise InputError(f"{manifest_path}: not a D-GEX inference bundle (format {manifest.get('format') if isinstance(manifest, dict) else None!r}, "
+        raise InputError(f"{manifest_path}: not a D-GEX inference bundle (format "
+                         f"{manifest.get('format') if isinstance(manifest, dict) else None!r}, "
                          f"expected {BUNDLE_FORMAT!r})")
     root = manifest_path.parent
     files = dict(manifest["files"]) | {p["file"]: p["sha256"] for p in manifest["parts"]}

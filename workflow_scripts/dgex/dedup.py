@@ -198,7 +198,7 @@ def filter_clusters(src: ProfileSource, labels: np.ndarray, threshold: float, ru
         sorted_rows = rows[order]
         bounds = np.searchsorted(labels[sorted_rows], group + [labels.max() + 1])
         filtering = Progress(f"{name}: distance filter", len(rows), log=log, unit=" profiles")
-        for c, b0, b1 in zip(group, bounds[:-1], bounds[1:]):
+        for b0, b1 in zip(bounds[:-1], bounds[1:]):
             keep[sorted_rows[b0:b1]] = greedy_keep(data[b0:b1], threshold, rule=rule)
             filtering.update(int(b1 - b0))
         filtering.close()

@@ -264,7 +264,8 @@ class GctxStream:
         except InputError:
             raise
         except Exception as exc:  # cmapPy and h5py raise many types on damaged files
-            raise InputError(f"{self.path}: corrupt or unreadable {self.format.upper()} file ({type(exc).__name__}: {exc})") from exc
+            raise InputError(f"{self.path}: corrupt or unreadable {self.format.upper()} file "
+                             f"({type(exc).__name__}: {exc})") from exc
         self.rids = [str(r) for r in self.row_meta.index]
         check_unique(self.rids, f"{self.path}: row ids")
         if self.n_profiles == 0:

@@ -101,7 +101,8 @@ def output_row_meta(src: GctxStream, bundle: Bundle, idx: np.ndarray) -> tuple[l
     rids = list(src.rids) + tg["gene"].tolist()
     clash = set(src.rids) & set(tg["gene"])
     if clash:
-        raise InputError(f"{src.path}: row ids {sorted(clash)[:5]} are also target genes' Ensembl ids; give landmark probe or Entrez ids")
+        raise InputError(f"{src.path}: row ids {sorted(clash)[:5]} are also target genes' Ensembl ids; give landmark "
+                         f"probe or Entrez ids")
     return rids, pd.concat([pd.DataFrame(filler), dgex], axis=1)
 
 
@@ -128,7 +129,8 @@ def warn_if_not_level3(src: GctxStream, first: np.ndarray, normalization: str) -
     if zscored or median < 2.0:
         why = f"provenance_code {codes[0]!r} includes a z-scoring step" if zscored else f"its median value is {median:.2f}"
         log.warning("%s looks like L1000 Level 4/5 z-scores (%s), not Level 3 log2 expression; D-GEX was trained on expression, "
-                    "so inferred values of such input are not expression estimates (normalization=%s)", src.path, why, normalization)
+                    "so inferred values of such input are not expression estimates (normalization=%s)", src.path, why,
+                    normalization)
 
 
 def check_output_path(output_path: str | os.PathLike, input_path: str | os.PathLike, bundle: str | os.PathLike) -> Path:
@@ -177,7 +179,8 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
                              "(--missing-landmarks mean / inference.missing_landmarks: mean)")
         if len(missing) > s.max_missing:
             raise InputError(f"{src.path}: {len(missing)} of the model's {len(idx)} landmarks are missing ({names}), more than "
-                             f"max_missing={s.max_missing} that may be imputed; is the model trained on a different landmark set?")
+                             f"max_missing={s.max_missing} that may be imputed; is the model trained on a "
+                             f"different landmark set?")
         log.warning("%s: imputing %d missing landmark(s) with the training mean: %s", src.path, len(missing), names)
     rids, row_meta = output_row_meta(src, bundle, idx)
     inferrer = inferrer or Inferrer(bundle)
@@ -220,10 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
         "and one inferred row per target gene (row metadata dgex_status: measured | inferred)."))
     p.add_argument("input", help="GCTX/GCT of landmark profiles (L1000 Level 3)")
     p.add_argument("output", help="GCTX to write")
-    p.add_argument("--bundle", required=True, help="inference bundle: its folder or manifest.json (results/<run>/bundles/<arch>/)")
+    p.add_argument("--bundle", required=True,
+                   help="inference bundle: its folder or manifest.json (results/<run>/bundles/<arch>/)")
     p.add_argument("--id-type", choices=ID_TYPES, default="auto", help="what the input's row ids are (default: auto)")
     p.add_argument("--normalization", choices=NORMALIZATIONS, default="quantile",
-                   help="quantile: map each profile's landmarks onto the training distribution (default); none: input is on the training scale")
+                   help="quantile: map each profile's landmarks onto the training distribution (default); "
+                        "none: input is on the training scale")
     p.add_argument("--missing-landmarks", choices=MISSING_POLICIES, default="error",
                    help="error (default) or mean: impute absent landmarks with the training mean")
     p.add_argument("--max-missing", type=int, default=20, help="most landmarks that may be imputed (default 20)")

@@ -58,7 +58,8 @@ class Inferrer:
                 cols = slice(int(cols[0]), int(cols[-1]) + 1)  # a block: no scattered writes
             n_part = int((part_col == p).sum())
             if model.input_shape[-1] != len(bundle.landmarks) or model.output_shape[-1] != n_part:
-                raise InputError(f"{f}: network shape {model.input_shape[-1]} -> {model.output_shape[-1]} does not fit the bundle's "
+                raise InputError(f"{f}: network shape {model.input_shape[-1]} -> {model.output_shape[-1]} does not "
+                                 f"fit the bundle's "
                                  f"{len(bundle.landmarks)} landmarks -> {n_part} targets of part {p}")
             fn = tf.function(lambda x, m=model: m(x, training=False), reduce_retracing=True)
             self.parts.append((fn, cols))

@@ -35,7 +35,8 @@ def read_chip(path: str | os.PathLike) -> pd.DataFrame:
         raise InputError(f"{path}: unreadable chip file ({type(exc).__name__}: {exc})") from exc
     missing = [c for c in CHIP_COLUMNS if c not in chip.columns]
     if missing:
-        raise InputError(f"{path}: chip file lacks column(s) {missing}; expected the L1000 .chip layout with {list(CHIP_COLUMNS)}")
+        raise InputError(f"{path}: chip file lacks column(s) {missing}; expected the L1000 .chip layout with "
+                         f"{list(CHIP_COLUMNS)}")
     lm = chip[chip["pr_type"] == "LM"]
     if lm.empty:
         raise InputError(f"{path}: no landmark rows (pr_type LM) in the chip file")
@@ -75,7 +76,8 @@ def describe_ids(ids: Sequence[str]) -> str:
     counts = {k: sum(bool(rx.match(i)) for i in ids) for k, rx in kinds.items()}
     kind, n = max(counts.items(), key=lambda kv: kv[1])
     if n < len(ids) / 2:
-        kind = "gene symbols or other names" if all(re.fullmatch(r"[A-Za-z][A-Za-z0-9.\-]*", i) for i in ids[:50]) else "unrecognized ids"
+        names = all(re.fullmatch(r"[A-Za-z][A-Za-z0-9.\-]*", i) for i in ids[:50])
+        kind = "gene symbols or other names" if names else "unrecognized ids"
     return f"{kind} (e.g. {ids[:3]})"
 
 
@@ -92,8 +94,10 @@ def match_landmarks(rids: Sequence[str], bundle: Bundle, id_type: str = "auto", 
     if id_type == "auto":
         id_type = max(hits, key=hits.get)
         if hits[id_type] == 0:
-            raise InputError(f"{source}: none of its {len(rids)} row ids is a landmark of the model: the rows are {describe_ids(rids)}, "
-                             f"the model's landmarks are {example['probe']} or {example['entrez'] if keys['entrez'] else 'no Entrez ids'}; "
+            raise InputError(f"{source}: none of its {len(rids)} row ids is a landmark of the model: the rows are "
+                             f"{describe_ids(rids)}, "
+                             f"the model's landmarks are {example['probe']} or "
+                             f"{example['entrez'] if keys['entrez'] else 'no Entrez ids'}; "
                              "either the ids are of the wrong kind or the model was trained on a different landmark set")
     elif id_type == "entrez" and not keys["entrez"]:
         raise InputError(f"{source}: id type 'entrez' needs a bundle built with an L1000 chip file (this one has no Entrez ids)")

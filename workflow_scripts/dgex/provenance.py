@@ -14,7 +14,8 @@ from typing import Any, Iterable, Mapping
 from .io import write_text
 
 PROV_SUFFIX = ".prov.json"
-PACKAGES = ["numpy", "pandas", "scikit-learn", "tensorflow-cpu", "tensorflow", "keras", "cmapPy", "h5py", "snakemake", "matplotlib"]
+PACKAGES = ["numpy", "pandas", "scikit-learn", "tensorflow-cpu", "tensorflow", "keras", "cmapPy", "h5py", "snakemake",
+            "matplotlib"]
 
 
 def sha256_file(path: str | os.PathLike, bufsize: int = 1 << 22) -> str:
@@ -54,7 +55,8 @@ def code_version() -> dict[str, str]:
         commit = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         if commit.returncode == 0:
             out["git_commit"] = commit.stdout.strip()
-            dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--", "."], capture_output=True, text=True, timeout=10)
+            dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--", "."], capture_output=True, text=True,
+                                   timeout=10)
             out["git_dirty"] = str(bool(dirty.stdout.strip())).lower()
     except (OSError, subprocess.SubprocessError):
         pass

@@ -36,7 +36,8 @@ class Trainer:
         self.tf, self.keras = tf, keras
         self.arch, self.s = arch, settings
         if X_tr.ndim != 2 or Y_tr.ndim != 2 or len(X_tr) != len(Y_tr) or len(X_tr) == 0:
-            raise InputError(f"training data: landmarks {X_tr.shape} and targets {Y_tr.shape} must be matching non-empty matrices")
+            raise InputError(f"training data: landmarks {X_tr.shape} and targets {Y_tr.shape} must be matching non-empty "
+                             "matrices")
         for name, a in [("training landmarks", X_tr), ("training targets", Y_tr)] + \
                 [(f"{e.name} {k}", a) for e in eval_sets for k, a in (("landmarks", e.X), ("targets", e.Y))]:
             check_finite(name, a)
@@ -193,7 +194,8 @@ class Trainer:
         """Mean absolute error over all profiles and targets (accumulated in float64)."""
         total = 0.0
         for s in range(0, len(X), batch):
-            total += float(np.abs(self._forward(self.tf.constant(X[s : s + batch])).numpy() - Y[s : s + batch]).sum(dtype=np.float64))
+            pred = self._forward(self.tf.constant(X[s : s + batch])).numpy()
+            total += float(np.abs(pred - Y[s : s + batch]).sum(dtype=np.float64))
         return total / Y.size
 
     def epoch_order(self, epoch: int) -> np.ndarray:
@@ -214,7 +216,8 @@ class Trainer:
             full = tf.constant(order[: n_full * bs].reshape(n_full, bs))
             for start in range(0, n_full, STEPS_PER_CALL):
                 count = min(STEPS_PER_CALL, n_full - start)
-                loss = self._run_steps(self.X_dev, self.Y_dev, full, tf.constant(start), tf.constant(count), lr, ep, tf.constant(0))
+                loss = self._run_steps(self.X_dev, self.Y_dev, full, tf.constant(start), tf.constant(count), lr, ep,
+                                       tf.constant(0))
                 prog.update((start + count) * bs)
         if n % bs:
             rest = tf.constant(order[n_full * bs :].reshape(1, -1))
