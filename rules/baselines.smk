@@ -8,11 +8,12 @@ BASELINE_SELECTION = {split: layout.selection_split(split) for split in eval_spl
 rule fit_linear_regression:
     input:
         unpack(train_eval_inputs),
-        train=f"{RESULTS}/splits/geo_tr.h5",
+        train=TRAIN_SPLIT_FILE,
     output:
-        model=f"{RESULTS}/models/lr/model.npz",
-        predictions=expand(f"{RESULTS}/predictions/lr/{{split}}.h5", split=eval_splits()),
-        provenance=f"{RESULTS}/models/lr/model.npz.prov.json",
+        **recorded(
+            model=f"{RESULTS}/models/lr/model.npz",
+            predictions=expand(f"{RESULTS}/predictions/lr/{{split}}.h5", split=eval_splits()),
+        ),
     resources:
         mem_mb=data_mem_mb,
     threads: workflow.cores
@@ -30,7 +31,7 @@ rule fit_linear_regression:
 rule fit_ridge_regression:
     input:
         unpack(train_eval_inputs),
-        train=f"{RESULTS}/splits/geo_tr.h5",
+        train=TRAIN_SPLIT_FILE,
     output:
         **tuned_baseline_outputs("lr_l2"),
     params:
@@ -67,7 +68,7 @@ use rule fit_ridge_regression as fit_lasso_regression with:
 rule fit_knn_ge:
     input:
         unpack(train_eval_inputs),
-        train=f"{RESULTS}/splits/geo_tr.h5",
+        train=TRAIN_SPLIT_FILE,
     output:
         **tuned_baseline_outputs("knn"),
     params:

@@ -57,6 +57,10 @@ RESULTS = f"results/{config['run_name']}"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 SCRIPTS = "../workflow_scripts"
+# files that several rules read (each through one checked reader of dgex.artifacts or dgex.matrix)
+ASSIGNMENT = f"{RESULTS}/splits/assignment.tsv"
+PARTITION = f"{RESULTS}/partitions/targets.tsv"
+TRAIN_SPLIT_FILE = f"{RESULTS}/splits/{layout.TRAIN_SPLIT}.h5"
 
 RAW_FILES = {
     "geo": "geo.gctx",
@@ -141,6 +145,11 @@ def rule_settings(section, *keys):
     return {k: config[section][k] for k in keys}
 
 
+def recorded(record=None, **outputs):
+    """A script rule's outputs and its provenance record (dgex.rulekit's contract), by default `<first output>.prov.json`."""
+    return outputs | {"provenance": record or f"{next(iter(outputs.values()))}.prov.json"}
+
+
 def check_rule_contracts():
     """Fail before any job runs when a rule breaks the contract of dgex.rulekit (called at the end of the Snakefile)."""
     problems = rulekit.contract_problems(workflow.rules)
@@ -222,12 +231,11 @@ def dgex_part_predictions(wildcards):
 
 def tuned_baseline_outputs(method):
     """A tuned baseline's validation curve, chosen hyper-parameters, predictions on every evaluation split, and record."""
-    return {
-        "curve": f"{RESULTS}/models/{method}/validation_curve.tsv",
-        "chosen": f"{RESULTS}/models/{method}/chosen.json",
-        "predictions": expand(f"{RESULTS}/predictions/{method}/{{split}}.h5", split=eval_splits()),
-        "provenance": f"{RESULTS}/models/{method}/validation_curve.tsv.prov.json",
-    }
+    return recorded(
+        curve=f"{RESULTS}/models/{method}/validation_curve.tsv",
+        chosen=f"{RESULTS}/models/{method}/chosen.json",
+        predictions=expand(f"{RESULTS}/predictions/{method}/{{split}}.h5", split=eval_splits()),
+    )
 
 
 def evaluation_files(split):
@@ -262,7 +270,7 @@ def pearson_inputs(wildcards):
 def epoch_curve_inputs(wildcards):
     """Evaluations (selection, baselines), the target partition and every D-GEX training history, for Fig. 5."""
     return summary_inputs(wildcards) | {
-        "partition": f"{RESULTS}/partitions/targets.tsv",
+        "partition": PARTITION,
         "histories": expand(
             f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/history.tsv", arch=architectures(), part=range(n_parts())
         ),
@@ -278,15 +286,14 @@ def table_outputs(table, category, subcategory):
     """TSV, Markdown and HTML (in the report, captioned by report/<kind>_table.rst) of tables/<table>, and its record."""
     caption = f"../report/{table.removesuffix('_{split}')}_table.rst"
     html = report(f"{RESULTS}/tables/{table}.html", category=category, subcategory=subcategory, caption=caption)
-    files = {"tsv": f"{RESULTS}/tables/{table}.tsv", "md": f"{RESULTS}/tables/{table}.md", "html": html}
-    return files | {"provenance": f"{files['tsv']}.prov.json"}
+    return recorded(tsv=f"{RESULTS}/tables/{table}.tsv", md=f"{RESULTS}/tables/{table}.md", html=html)
 
 
-def figure_outputs(figure):
-    """PNG (in the report, captioned by report/<figure>.rst) and SVG of figures/<figure>_<split>, and its record."""
-    png = f"{RESULTS}/figures/{figure}_{{split}}.png"
-    shown = report(png, category="Figures", subcategory=report_split_subcategory, caption=f"../report/{figure}.rst")
-    return {"png": shown, "svg": png.removesuffix(".png") + ".svg", "provenance": f"{png}.prov.json"}
+def figure_outputs(name, caption, category="Figures", subcategory=report_split_subcategory):
+    """PNG (in the report, captioned by report/<caption>.rst) and SVG of figures/<name>, and its record."""
+    png = f"{RESULTS}/figures/{name}.png"
+    shown = report(png, category=category, subcategory=subcategory, caption=f"../report/{caption}.rst")
+    return recorded(png=shown, svg=png.removesuffix(".png") + ".svg")
 
 
 def table_settings(*keys):
@@ -411,10 +418,10 @@ def bundle_inputs(wildcards):
     """Networks of every part, partition, statistics, training landmarks and gene maps of one inference bundle."""
     return {
         "models": [dgex_model_file(wildcards.arch, p, config["inference"]["model"]) for p in range(n_parts())],
-        "partition": f"{RESULTS}/partitions/targets.tsv",
+        "partition": PARTITION,
         "stats": f"{RESULTS}/standardized/geo_gene_stats.tsv",
         "qnorm": f"{RESULTS}/qnorm/geo.h5",
-        "assignment": f"{RESULTS}/splits/assignment.tsv",
+        "assignment": ASSIGNMENT,
         "map_lm": raw_path("map_lm"),
         "map_tg": raw_path("map_tg"),
         "chip": inference_chip(),

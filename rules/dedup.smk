@@ -5,8 +5,7 @@ rule deduplicate_geo:
     input:
         geo=raw_path("geo"),
     output:
-        keep=f"{RESULTS}/dedup/geo_profiles.tsv",
-        provenance=f"{RESULTS}/dedup/geo_profiles.tsv.prov.json",
+        **recorded(keep=f"{RESULTS}/dedup/geo_profiles.tsv"),
     params:
         dedup=config["dedup"],
         seed=config["seed"],

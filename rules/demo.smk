@@ -3,12 +3,14 @@
 
 rule generate_demo_data:
     output:
-        geo=f"{RESULTS}/raw/geo.gctx",
-        gtex=f"{RESULTS}/raw/gtex.gctx",
-        g1000=f"{RESULTS}/raw/g1000.txt.gz",
-        map_lm=f"{RESULTS}/raw/map_lm.txt",
-        map_tg=f"{RESULTS}/raw/map_tg.txt",
-        provenance=f"{RESULTS}/raw/demo.prov.json",
+        **recorded(
+            geo=f"{RESULTS}/raw/geo.gctx",
+            gtex=f"{RESULTS}/raw/gtex.gctx",
+            g1000=f"{RESULTS}/raw/g1000.txt.gz",
+            map_lm=f"{RESULTS}/raw/map_lm.txt",
+            map_tg=f"{RESULTS}/raw/map_tg.txt",
+            record=f"{RESULTS}/raw/demo.prov.json",
+        ),
     params:
         demo=config["data"]["demo"],
     log:

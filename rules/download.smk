@@ -9,8 +9,7 @@ for _source in DOWNLOAD_SOURCES:
         name:
             f"download_{_source}"
         output:
-            data=download_path(_source),
-            provenance=f"{download_path(_source)}.prov.json",
+            **recorded(data=download_path(_source)),
         params:
             source=_source,
             spec=config["data"]["download"]["sources"][_source],

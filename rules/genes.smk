@@ -5,8 +5,7 @@ rule build_gene_matrix:
     input:
         unpack(genes_input),
     output:
-        matrix=f"{RESULTS}/genes/{{dataset}}.h5",
-        provenance=f"{RESULTS}/genes/{{dataset}}.h5.prov.json",
+        **recorded(matrix=f"{RESULTS}/genes/{{dataset}}.h5"),
     params:
         genes=config["genes"],
     log:

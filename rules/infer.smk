@@ -6,11 +6,12 @@ rule make_demo_l1000:
     input:
         geo=raw_path("geo"),
         map_lm=raw_path("map_lm"),
-        assignment=f"{RESULTS}/splits/assignment.tsv",
+        assignment=ASSIGNMENT,
     output:
-        profiles=f"{RESULTS}/l1000/demo_l1000.gctx",
-        chip=f"{RESULTS}/l1000/demo.chip",
-        provenance=f"{RESULTS}/l1000/demo_l1000.gctx.prov.json",
+        **recorded(
+            profiles=f"{RESULTS}/l1000/demo_l1000.gctx",
+            chip=f"{RESULTS}/l1000/demo.chip",
+        ),
     params:
         seed=config["seed"],
     log:
@@ -27,12 +28,13 @@ rule write_inference_bundle:
     input:
         unpack(bundle_inputs),
     output:
-        manifest=f"{RESULTS}/bundles/{{arch}}/manifest.json",
-        landmarks=f"{RESULTS}/bundles/{{arch}}/landmarks.tsv",
-        targets=f"{RESULTS}/bundles/{{arch}}/targets.tsv",
-        reference=f"{RESULTS}/bundles/{{arch}}/reference.tsv",
-        models=expand(f"{RESULTS}/bundles/{{{{arch}}}}/part{{part}}.keras", part=range(n_parts())),
-        provenance=f"{RESULTS}/bundles/{{arch}}/manifest.json.prov.json",
+        **recorded(
+            manifest=f"{RESULTS}/bundles/{{arch}}/manifest.json",
+            landmarks=f"{RESULTS}/bundles/{{arch}}/landmarks.tsv",
+            targets=f"{RESULTS}/bundles/{{arch}}/targets.tsv",
+            reference=f"{RESULTS}/bundles/{{arch}}/reference.tsv",
+            models=expand(f"{RESULTS}/bundles/{{{{arch}}}}/part{{part}}.keras", part=range(n_parts())),
+        ),
     params:
         model=config["inference"]["model"],
         ties=config["quantile_normalization"]["ties"],
@@ -51,8 +53,7 @@ rule infer_l1000:
     input:
         unpack(inference_inputs),
     output:
-        profiles=f"{RESULTS}/inference/{{arch}}/{{name}}.gctx",
-        provenance=f"{RESULTS}/inference/{{arch}}/{{name}}.gctx.prov.json",
+        **recorded(profiles=f"{RESULTS}/inference/{{arch}}/{{name}}.gctx"),
     wildcard_constraints:
         name=r"[A-Za-z0-9_.-]+",
     params:

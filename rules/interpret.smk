@@ -9,10 +9,11 @@ rule find_major_weights:
         stats=f"{RESULTS}/standardized/geo_gene_stats.tsv",
         map_lm=raw_path("map_lm"),
     output:
-        edges=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/major_weights.tsv",
-        units=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/hidden_units.tsv",
-        summary=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/major_weights.json",
-        provenance=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/major_weights.tsv.prov.json",
+        **recorded(
+            edges=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/major_weights.tsv",
+            units=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/hidden_units.tsv",
+            summary=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/major_weights.json",
+        ),
     params:
         interpretation=rule_settings("interpretation", "model", "input_sd", "output_sd", "hub_sd"),
     log:
@@ -31,13 +32,7 @@ rule plot_major_weights:
         units=rules.find_major_weights.output.units,
         summary=rules.find_major_weights.output.summary,
     output:
-        png=report(
-            f"{RESULTS}/figures/major_weights_{{arch}}_part{{part}}.png",
-            category="Interpretation",
-            caption="../report/major_weights.rst",
-        ),
-        svg=f"{RESULTS}/figures/major_weights_{{arch}}_part{{part}}.svg",
-        provenance=f"{RESULTS}/figures/major_weights_{{arch}}_part{{part}}.png.prov.json",
+        **figure_outputs("major_weights_{arch}_part{part}", "major_weights", "Interpretation", None),
     params:
         figures=rule_settings("figures", "dpi"),
     log:
@@ -53,12 +48,13 @@ rule plot_major_weights:
 rule compare_linear_fits:
     input:
         models=interpreted_models,
-        train=f"{RESULTS}/splits/geo_tr.h5",
-        partition=f"{RESULTS}/partitions/targets.tsv",
+        train=TRAIN_SPLIT_FILE,
+        partition=PARTITION,
     output:
-        per_gene=f"{RESULTS}/interpretation/{{arch}}/linear_fits.tsv",
-        summary=f"{RESULTS}/interpretation/{{arch}}/linear_fits.json",
-        provenance=f"{RESULTS}/interpretation/{{arch}}/linear_fits.tsv.prov.json",
+        **recorded(
+            per_gene=f"{RESULTS}/interpretation/{{arch}}/linear_fits.tsv",
+            summary=f"{RESULTS}/interpretation/{{arch}}/linear_fits.json",
+        ),
     params:
         model=config["interpretation"]["model"],
     threads: workflow.cores
@@ -76,13 +72,7 @@ rule plot_linear_fits:
     input:
         per_gene=rules.compare_linear_fits.output.per_gene,
     output:
-        png=report(
-            f"{RESULTS}/figures/linear_fits_{{arch}}.png",
-            category="Interpretation",
-            caption="../report/linear_fits.rst",
-        ),
-        svg=f"{RESULTS}/figures/linear_fits_{{arch}}.svg",
-        provenance=f"{RESULTS}/figures/linear_fits_{{arch}}.png.prov.json",
+        **figure_outputs("linear_fits_{arch}", "linear_fits", "Interpretation", None),
     params:
         figures=rule_settings("figures", "dpi", "point_size"),
         color=config["figures"]["colors"].get("dgex", "#c0392b"),

@@ -4,10 +4,9 @@
 rule build_quantile_reference:
     input:
         geo=f"{RESULTS}/genes/geo.h5",
-        assignment=f"{RESULTS}/splits/assignment.tsv",
+        assignment=ASSIGNMENT,
     output:
-        reference=f"{RESULTS}/qnorm/reference.tsv",
-        provenance=f"{RESULTS}/qnorm/reference.tsv.prov.json",
+        **recorded(reference=f"{RESULTS}/qnorm/reference.tsv"),
     params:
         qnorm=config["quantile_normalization"],
     log:
@@ -24,10 +23,9 @@ rule quantile_normalize:
     input:
         matrix=qnorm_data_input,
         reference=f"{RESULTS}/qnorm/reference.tsv",
-        assignment=f"{RESULTS}/splits/assignment.tsv",
+        assignment=ASSIGNMENT,
     output:
-        matrix=f"{RESULTS}/qnorm/{{dataset}}.h5",
-        provenance=f"{RESULTS}/qnorm/{{dataset}}.h5.prov.json",
+        **recorded(matrix=f"{RESULTS}/qnorm/{{dataset}}.h5"),
     params:
         qnorm=config["quantile_normalization"],
     log:
@@ -44,11 +42,12 @@ rule standardize:
     input:
         matrix=f"{RESULTS}/qnorm/{{dataset}}.h5",
         geo=f"{RESULTS}/qnorm/geo.h5",
-        assignment=f"{RESULTS}/splits/assignment.tsv",
+        assignment=ASSIGNMENT,
     output:
-        matrix=f"{RESULTS}/standardized/{{dataset}}.h5",
-        stats=f"{RESULTS}/standardized/{{dataset}}_gene_stats.tsv",
-        provenance=f"{RESULTS}/standardized/{{dataset}}.h5.prov.json",
+        **recorded(
+            matrix=f"{RESULTS}/standardized/{{dataset}}.h5",
+            stats=f"{RESULTS}/standardized/{{dataset}}_gene_stats.tsv",
+        ),
     params:
         standardization=config["standardization"],
     log:

@@ -28,22 +28,22 @@ REPORT_RULES = {
         table_settings("decimals") | {"test_splits": test_splits()},
     ),
     "plot_error_vs_architecture": (
-        figure_outputs("architecture"),
+        figure_outputs("architecture_{split}", "architecture"),
         summary_inputs,
         figure_settings("dpi", "colors", "colormap", "architectures", "reference_lines"),
     ),
     "plot_error_density": (
-        figure_outputs("error_density"),
+        figure_outputs("error_density_{split}", "error_density"),
         summary_inputs,
         figure_settings("dpi", "colors", "compare_with"),
     ),
     "plot_per_gene_scatter": (
-        figure_outputs("scatter"),
+        figure_outputs("scatter_{split}", "scatter"),
         summary_inputs,
         figure_settings("dpi", "colors", "point_size", "compare_with"),
     ),
     "plot_error_per_epoch": (
-        figure_outputs("epochs"),
+        figure_outputs("epochs_{split}", "epochs"),
         epoch_curve_inputs,
         figure_settings("dpi", "colors", "colormap", "reference_lines"),
     ),

@@ -5,8 +5,7 @@ rule assign_splits:
     input:
         keep=f"{RESULTS}/dedup/geo_profiles.tsv",
     output:
-        assignment=f"{RESULTS}/splits/assignment.tsv",
-        provenance=f"{RESULTS}/splits/assignment.tsv.prov.json",
+        **recorded(assignment=ASSIGNMENT),
     params:
         splits=config["splits"],
         seed=config["seed"],
@@ -23,10 +22,9 @@ rule assign_splits:
 rule write_split:
     input:
         matrix=split_input,
-        assignment=f"{RESULTS}/splits/assignment.tsv",
+        assignment=ASSIGNMENT,
     output:
-        split=f"{RESULTS}/splits/{{split}}.h5",
-        provenance=f"{RESULTS}/splits/{{split}}.h5.prov.json",
+        **recorded(split=f"{RESULTS}/splits/{{split}}.h5"),
     log:
         f"{LOGS}/write_split/{{split}}.log",
     benchmark:
@@ -39,10 +37,9 @@ rule write_split:
 
 rule partition_targets:
     input:
-        train=f"{RESULTS}/splits/geo_tr.h5",
+        train=TRAIN_SPLIT_FILE,
     output:
-        partition=f"{RESULTS}/partitions/targets.tsv",
-        provenance=f"{RESULTS}/partitions/targets.tsv.prov.json",
+        **recorded(partition=PARTITION),
     params:
         partitions=config["partitions"],
         seed=config["seed"],
