@@ -31,6 +31,7 @@ include: "rules/verify.smk"
 rule all:
     input:
         final_outputs(),
+        inference_outputs,
     default_target: True
 
 

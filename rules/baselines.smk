@@ -12,6 +12,7 @@ rule fit_linear_regression:
     output:
         **recorded(
             model=f"{RESULTS}/models/lr/model.npz",
+            solution=f"{RESULTS}/models/lr/solution.json",
             predictions=expand(f"{RESULTS}/predictions/lr/{{split}}.h5", split=eval_splits()),
         ),
     resources:

@@ -1,5 +1,6 @@
 # Helpers shared by the rules: config validation, paths, and the named input functions.
 
+import json
 import math
 import sys
 import warnings
@@ -13,6 +14,10 @@ sys.path.insert(0, f"{workflow.basedir}/workflow_scripts")  # the workflow's own
 from dgex import layout, rulekit
 from dgex.architecture import NAME_PATTERN, RESOURCE_MARGIN, Architecture, TrainingJob, grid
 from dgex.artifacts import part_genes, read_partition
+from dgex.dedup import check_n_clusters  # the library's own size checks also run at DAG time
+from dgex.gctx import gctx_shape
+from dgex.io import InputError
+from dgex.splits import split_sizes
 from dgex.training import training_params
 
 SCHEMA = Path(workflow.current_basedir) / "../schemas/config.schema.yaml"
@@ -53,6 +58,7 @@ if _floats:
                      + ", ".join(f"{k}: {v!r} (write {int(v)})" for k, v in _floats))
 
 
+
 RESULTS = f"results/{config['run_name']}"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
@@ -61,6 +67,7 @@ SCRIPTS = "../workflow_scripts"
 ASSIGNMENT = f"{RESULTS}/splits/assignment.tsv"
 PARTITION = f"{RESULTS}/partitions/targets.tsv"
 TRAIN_SPLIT_FILE = f"{RESULTS}/splits/{layout.TRAIN_SPLIT}.h5"
+GENE_STATS = f"{RESULTS}/standardized/geo_gene_stats.tsv"
 
 RAW_FILES = {
     "geo": "geo.gctx",
@@ -252,14 +259,34 @@ def summary_inputs(wildcards):
 
 
 def dropout_table_inputs(wildcards):
-    """Per-gene evaluations of every method on the split of a supplementary (every dropout) table."""
-    return {"per_gene": evaluation_files(wildcards.split)}
+    """Per-gene evaluations of every method on the split of a supplementary (every dropout) table; baseline solutions."""
+    return {"per_gene": evaluation_files(wildcards.split), "solutions": baseline_solutions()}
+
+
+def summary_table_inputs(wildcards):
+    """Table 1/2: the summary's evaluations, how the baselines were solved, and the gene roles (the paper's gene set?)."""
+    return summary_inputs(wildcards) | {"solutions": baseline_solutions(), "genes": GENE_STATS}
+
+
+def improvement_table_inputs(wildcards):
+    """The improvement table's evaluations, how the baselines were solved, and the gene roles (the paper's gene set?)."""
+    return improvement_inputs(wildcards) | {"solutions": baseline_solutions(), "genes": GENE_STATS}
+
+
+def pearson_table_inputs(wildcards):
+    """The Pearson table's evaluations and how the baselines were solved."""
+    return pearson_inputs(wildcards) | {"solutions": baseline_solutions()}
 
 
 def improvement_inputs(wildcards):
     """Per-gene evaluations of every method on each test split and its validation split, keyed by split."""
     keys = test_splits() + [layout.VALIDATION_OF[s] for s in test_splits()]
     return {s: evaluation_files(s) for s in keys}
+
+
+def baseline_solutions():
+    """How LR was solved (unique or minimum-norm, models/lr/solution.json), for the tables to mark it; none without LR."""
+    return [f"{RESULTS}/models/lr/solution.json"] if "lr" in config["baselines"]["methods"] else []
 
 
 def pearson_inputs(wildcards):
@@ -307,13 +334,40 @@ def figure_settings(*keys):
 
 
 def final_outputs():
-    """What `snakemake` builds by default: every table (TSV, Markdown, HTML) and figure (PNG, SVG)."""
+    """What `snakemake` builds by default: every table (TSV, Markdown, HTML), figure (PNG, SVG) and interpretation output
+    (inference_outputs adds the inferred L1000 file)."""
     tables = [f"summary_{s}" for s in test_splits()] + [f"dropout_{s}" for s in eval_splits()] + ["improvement", "pearson"]
     figures = [f"{fig}_{s}" for s in test_splits() for fig in ("architecture", "error_density", "scatter", "epochs")]
     out = [f"{RESULTS}/tables/{t}.{ext}" for t in tables for ext in ("tsv", "md", "html")]
     out += [f"{RESULTS}/figures/{f}.{ext}" for f in figures for ext in ("png", "svg")]
-    out += interpretation_outputs() + inference_outputs()
+    out += interpretation_outputs()
     return out
+
+
+# ---- Small compendia: settings that cannot work at the data's size stop the run before its first job.
+def geo_profiles_before_jobs():
+    """(profiles, what) of GEO when cheap to know now: data.demo.n_geo, or an existing GCTX's header; else None."""
+    if config["data"]["source"] == "demo" and not config["data"]["compendium"]:
+        return config["data"]["demo"]["n_geo"], "the demo GEO (data.demo.n_geo)"
+    path = raw_path("geo")
+    try:
+        return gctx_shape(path)[1], f"{path} (before deduplication)"
+    except (InputError, OSError):
+        return None  # not there yet (a download) or not a readable GCTX: the first job reading it says so
+
+
+def check_data_size():
+    """ValueError naming the setting when the compendium is too small for dedup.n_clusters or the split fractions."""
+    known = geo_profiles_before_jobs()
+    if known is None:
+        return
+    n, what = known
+    if config["dedup"]["method"] == "kmeans":
+        check_n_clusters(config["dedup"]["n_clusters"], n, what)
+    split_sizes(n, config["splits"], what)
+
+
+check_data_size()
 
 
 # ---- Job resources: memory (MB) and wall time (minutes) that cluster schedulers reserve (README, "Running on a cluster").
@@ -361,10 +415,15 @@ def data_mem_mb(wildcards, input, attempt):
 
 
 # ---- Interpretation (rules/interpret.smk) and inference on L1000 profiles (rules/infer.smk); docs/inference.md.
-def dgex_model_file(arch, part, criterion):
-    """The best D-GEX network of one architecture and part, selected on GEO (geo) or 1000 Genomes (rnaseq)."""
+def require_rnaseq(criterion):
+    """Fail clearly when a model selected on RNA-Seq (1000 Genomes) is asked of a run without RNA-Seq data."""
     if criterion == "rnaseq" and not config["data"]["rnaseq"]:
         raise ValueError("model: rnaseq needs data.rnaseq: true (the RNA-Seq model is selected on 1000 Genomes)")
+
+
+def dgex_model_file(arch, part, criterion):
+    """The best D-GEX network of one architecture and part, selected on GEO (geo) or 1000 Genomes (rnaseq)."""
+    require_rnaseq(criterion)
     return f"{RESULTS}/models/dgex/{arch}/part{part}/best_{criterion}.keras"
 
 
@@ -378,12 +437,25 @@ def interpreted_models(wildcards):
     return [dgex_model_file(wildcards.arch, p, config["interpretation"]["model"]) for p in range(n_parts())]
 
 
+# the interpretation settings a job computes with (interpretation.architectures only decides which jobs exist)
+
+
+def interpreted_architectures():
+    """interpretation.architectures (checked against the grid), or every architecture of the grid when it is empty."""
+    chosen = config["interpretation"]["architectures"] or architectures()
+    unknown = [a for a in chosen if a not in architectures()]
+    if unknown:
+        raise ValueError(f"interpretation.architectures: {unknown} not in the dgex grid {architectures()}")
+    return chosen
+
+
 def interpretation_outputs():
-    """Interpretation tables and figures: linear fits for every architecture, major weights for 1-hidden-layer ones."""
+    """Interpretation tables and figures: linear fits for every interpreted architecture, major weights for the
+    1-hidden-layer ones."""
     if not config["interpretation"]["enabled"]:
         return []
     out = []
-    for arch in architectures():
+    for arch in interpreted_architectures():
         out += [f"{RESULTS}/interpretation/{arch}/linear_fits.tsv"]
         out += [f"{RESULTS}/figures/linear_fits_{arch}.{ext}" for ext in ("png", "svg")]
         if arch.startswith("h1x"):
@@ -393,9 +465,19 @@ def interpretation_outputs():
     return out
 
 
+def selection_inputs(wildcards):
+    """Validation evaluations of every D-GEX of the grid, from which the architecture for inference is selected."""
+    require_rnaseq(wildcards.model)
+    return expand(f"{RESULTS}/evaluation/dgex_{{arch}}/{layout.CRITERIA[wildcards.model]}.tsv", arch=architectures())
+
+
 def inference_architecture():
-    """The architecture used for inference: inference.architecture, or the first of the grid."""
-    arch = config["inference"]["architecture"] or architectures()[0]
+    """The architecture used for inference: inference.architecture, or (null) the one selected on validation, read from
+    the select_architecture checkpoint (so only inside an input function)."""
+    arch = config["inference"]["architecture"]
+    if arch is None:
+        selection = checkpoints.select_architecture.get(model=config["inference"]["model"]).output.selection
+        arch = json.loads(Path(selection).read_text())["architecture"]
     if arch not in architectures():
         raise ValueError(f"inference.architecture={arch!r} is not in the dgex grid {architectures()}")
     return arch
@@ -419,7 +501,7 @@ def bundle_inputs(wildcards):
     return {
         "models": [dgex_model_file(wildcards.arch, p, config["inference"]["model"]) for p in range(n_parts())],
         "partition": PARTITION,
-        "stats": f"{RESULTS}/standardized/geo_gene_stats.tsv",
+        "stats": GENE_STATS,
         "qnorm": f"{RESULTS}/qnorm/geo.h5",
         "assignment": ASSIGNMENT,
         "map_lm": raw_path("map_lm"),
@@ -433,8 +515,8 @@ def inference_inputs(wildcards):
     return {"bundle": f"{RESULTS}/bundles/{wildcards.arch}/manifest.json", "profiles": inference_input_file()}
 
 
-def inference_outputs():
-    """The inferred GCTX when inference.input names a file, else nothing."""
+def inference_outputs(wildcards=None):
+    """The inferred GCTX when inference.input names a file, else nothing (an input function of rule all)."""
     if not config["inference"]["input"]:
         return []
     stem = Path(inference_input_file()).name

@@ -24,6 +24,28 @@ rule make_demo_l1000:
         f"{SCRIPTS}/make_demo_l1000.py"
 
 
+# inference.architecture: null infers with the D-GEX chosen on validation (GEO-va, or 1000G-va for inference.model: rnaseq),
+# which is known only once every architecture is evaluated: a checkpoint, read by inference_outputs().
+checkpoint select_architecture:
+    input:
+        validation=selection_inputs,
+    output:
+        selection=f"{RESULTS}/selection/{{model}}.json",
+        provenance=f"{RESULTS}/selection/{{model}}.json.prov.json",
+    wildcard_constraints:
+        model="geo|rnaseq",
+    params:
+        split=lambda wildcards: layout.CRITERIA[wildcards.model],
+    log:
+        f"{LOGS}/select_architecture/{{model}}.log",
+    benchmark:
+        f"{BENCH}/select_architecture/{{model}}.tsv"
+    conda:
+        "../envs/report.yaml"
+    script:
+        f"{SCRIPTS}/select_architecture.py"
+
+
 rule write_inference_bundle:
     input:
         unpack(bundle_inputs),

@@ -6,7 +6,7 @@
 rule find_major_weights:
     input:
         model=interpreted_model,
-        stats=f"{RESULTS}/standardized/geo_gene_stats.tsv",
+        stats=GENE_STATS,
         map_lm=raw_path("map_lm"),
     output:
         **recorded(

@@ -5,12 +5,14 @@
 # whose function of the rule's name makes the table or figure.
 
 
+# how every dataset was standardized: tables say when GTEx errors are not on the paper's scale
+STANDARDIZATION = config["standardization"]["stats"]
 # rule -> (outputs, input function, params)
 REPORT_RULES = {
     "make_summary_table": (
         table_outputs("summary_{split}", "Tables", report_split_subcategory),
-        summary_inputs,
-        table_settings("decimals", "percent_decimals", "dropout"),
+        summary_table_inputs,
+        table_settings("decimals", "percent_decimals", "dropout", "paper_values") | {"standardization": STANDARDIZATION},
     ),
     "make_dropout_table": (
         table_outputs("dropout_{split}", "Supplementary tables", report_split_subcategory),
@@ -19,12 +21,13 @@ REPORT_RULES = {
     ),
     "make_improvement_table": (
         table_outputs("improvement", "Tables", "All test sets"),
-        improvement_inputs,
-        table_settings("decimals", "percent_decimals") | {"test_splits": test_splits()},
+        improvement_table_inputs,
+        table_settings("decimals", "percent_decimals", "paper_values")
+        | {"standardization": STANDARDIZATION, "test_splits": test_splits()},
     ),
     "make_pearson_table": (
         table_outputs("pearson", "Tables", "All test sets"),
-        pearson_inputs,
+        pearson_table_inputs,
         table_settings("decimals") | {"test_splits": test_splits()},
     ),
     "plot_error_vs_architecture": (

@@ -154,10 +154,8 @@ def test_knn_k_above_the_number_of_landmarks_is_an_error():
 
 
 def test_fewer_profiles_than_landmarks():
-    """LR refuses; LR-L2 and LR-L1 are still well posed and match scikit-learn (documented)."""
+    """LR is the minimum-norm fit; LR-L2 and LR-L1 are still well posed and match scikit-learn (documented)."""
     X, Y = correlated_data(n=20, p=30, T=5)
-    with pytest.raises(ValueError, match=r"more training profiles \(20\) than landmarks \(30\)"):
-        B.fit_ols(X, Y)
     P = B.training_products(X, Y, with_yy=True)
     [(_, ridge, _)] = list(B.ridge_path(P, [0.1]))
     sk = Ridge(alpha=20 * 0.1, solver="svd").fit(X.astype(np.float64), Y.astype(np.float64))
@@ -166,6 +164,55 @@ def test_fewer_profiles_than_landmarks():
     skl = Lasso(alpha=0.05, tol=1e-12, max_iter=200_000).fit(X.astype(np.float64), Y.astype(np.float64))
     assert info["unconverged"] == 0
     assert rel(lasso.predict(X), skl.predict(X.astype(np.float64))) < 1e-3  # fitted values are unique
+
+
+def test_lasso_path_stops_once_an_underdetermined_fit_saturates(caplog):
+    """n <= p: after the first lambda explaining >= 99.9% of the training variance, smaller lambdas are left out (glmnet)."""
+    X, Y = correlated_data(n=20, p=30, T=5)
+    path = list(B.lasso_path(B.training_products(X, Y, with_yy=True), [0.3, 1e-3, 1e-4, 1e-5], max_sweeps=20000))
+    fitted = [lam for lam, _, _ in path]
+    assert fitted[0] == 0.3 and 1e-5 not in fitted
+    Yc = Y - Y.mean(axis=0)
+    explained = 1 - ((Y - path[-1][1].predict(X)) ** 2).sum() / (Yc**2).sum()
+    assert explained >= B.SATURATED
+    assert "(saturated): leaving out the smaller lambda(s)" in caplog.text and "baselines.lr_l1_lambdas" in caplog.text
+    X, Y = correlated_data(n=40, p=30, T=5)  # more profiles than landmarks: the whole grid
+    assert len(list(B.lasso_path(B.training_products(X, Y, with_yy=True), [0.3, 1e-3, 1e-4], max_sweeps=20000))) == 3
+
+
+@pytest.mark.parametrize("n, p", [(20, 30), (30, 30)])
+def test_lr_underdetermined_is_the_minimum_norm_solution(n, p):
+    """n <= p (centered rank n - 1 < p): slopes are numpy.linalg.lstsq's on the centered data, as LinearRegression's."""
+    X, Y = correlated_data(n=n, p=p, T=5)
+    X_new, _ = correlated_data(n=40, p=p, seed=2)
+    fit = B.ols_fit(B.training_products(X, Y))
+    X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
+    Xc = X64 - X64.mean(axis=0)
+    W_lstsq, _, rank, _ = np.linalg.lstsq(Xc, Y64 - Y64.mean(axis=0), rcond=None)
+    assert fit.rank == rank == n - 1 and fit.min_norm and fit.n_train == n and fit.n_landmarks == p
+    assert rel(fit.model.W, W_lstsq) < 1e-4
+    sk = LinearRegression().fit(X64, Y64)
+    assert rel(fit.model.predict(X_new), sk.predict(X_new.astype(np.float64))) < 1e-4
+    assert rel(fit.model.predict(X), Y) < 1e-4  # interpolates the training profiles
+    rec = fit.record()
+    assert rec["solution"] == "min_norm" and rec["rank"] == n - 1
+    assert f"{n} training profiles <= {p} landmarks (underdetermined)" in rec["reason"]
+    exact = B.ols_fit(B.training_products(*correlated_data(n=p + 1, p=p, T=5)))  # one more profile: a unique solution
+    assert not exact.min_norm and exact.rank == p
+
+
+def test_lr_collinear_landmarks_take_the_minimum_norm_solution():
+    """A landmark listed twice: many solutions, the minimum-norm one (equal slopes), not garbage from a singular solve."""
+    X, Y = correlated_data()
+    X[:, 5] = X[:, 3]
+    fit = B.ols_fit(B.training_products(X, Y))
+    X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
+    W_lstsq = np.linalg.lstsq(X64 - X64.mean(axis=0), Y64 - Y64.mean(axis=0), rcond=None)[0]
+    assert fit.min_norm and fit.rank == X.shape[1] - 1 and "collinear" in fit.reason
+    assert rel(fit.model.W, W_lstsq) < 1e-4
+    np.testing.assert_allclose(fit.model.W[3], fit.model.W[5], rtol=1e-5)
+    full = B.ols_fit(B.training_products(*correlated_data()))
+    assert not full.min_norm and full.rank == 25 and full.record()["solution"] == "unique"
 
 
 def test_constant_genes():

@@ -11,9 +11,9 @@ import yaml
 from helpers import run_snakemake
 
 from dgex.architecture import Architecture
+from dgex.interpret import (LinearFit, adjusted_r2_not_applicable, hidden_units, linear_fit_notes, linear_fits, major_mask,
+                            major_weight_summary, major_weights, plot_linear_fits, plot_major_weights)
 from dgex.network import build_model
-from dgex.interpret import (LinearFit, hidden_units, linear_fits, major_mask, major_weight_summary, major_weights,
-                            plot_linear_fits, plot_major_weights)
 
 
 def planted_network(seed=0):
@@ -94,10 +94,23 @@ def test_linear_fit_matches_least_squares_with_intercept():
     r2d, adjd, rankd = dup.adjusted_r2()
     assert rankd == p
     np.testing.assert_allclose(adjd, adj, atol=1e-7)
-    few = LinearFit()
-    few.add(A[:10], Y[:10])
-    with pytest.raises(ValueError, match="more profiles"):
-        few.adjusted_r2()
+
+
+@pytest.mark.parametrize("n, p, applicable", [(10, 15, False), (16, 15, False), (17, 15, True)])
+def test_adjusted_r2_is_not_applicable_without_residual_degrees_of_freedom(n, p, applicable):
+    """n <= rank + 1: the fit interpolates (R^2 = 1) and adjusted R^2 is NaN with a reason; one profile more, it is defined."""
+    rng = np.random.default_rng(4)
+    A, Y = rng.normal(size=(n, p)), rng.normal(size=(n, 3))
+    fit = LinearFit()
+    fit.add(A, Y)
+    r2, adj, rank = fit.adjusted_r2()
+    assert rank == min(n - 1, p)
+    note = adjusted_r2_not_applicable(n, rank, "landmarks")
+    if applicable:
+        assert note == "" and np.isfinite(adj).all()
+    else:
+        assert np.isnan(adj).all() and np.allclose(r2, 1.0)
+        assert note.startswith("adjusted R^2 on landmarks n/a") and f"{n} profiles <= {rank} landmarks (rank) + 1" in note
 
 
 def test_hidden_layer_explains_what_the_network_outputs(tmp_path):
@@ -122,6 +135,24 @@ def test_hidden_layer_explains_what_the_network_outputs(tmp_path):
     assert (df["adj_r2_landmarks"] < 0.99).all() and df["hidden_better"].all()
     plot_linear_fits(df, tmp_path / "f.png", None, "test")
     assert (tmp_path / "f.png").stat().st_size > 1000
+    assert (df["note"] == "").all()
+
+
+def test_linear_fits_with_more_predictors_than_profiles_are_not_applicable(tmp_path):
+    """20 profiles, 30 landmarks, 10 hidden units: n/a on landmarks (with the reason), defined on the hidden layer."""
+    rng = np.random.default_rng(5)
+    models = [build_model(30, 3, Architecture(1, 10, 0.0), seed=s) for s in (0, 1)]
+    X, Y = rng.normal(size=(20, 30)).astype(np.float32), rng.normal(size=(20, 6)).astype(np.float32)
+    df = linear_fits(models, X, Y, [np.array([0, 1, 2]), np.array([3, 4, 5])])
+    assert df["adj_r2_landmarks"].isna().all() and np.isfinite(df["adj_r2_hidden"]).all()
+    assert df["hidden_better"].isna().all() and (df["rank_landmarks"] == 19).all()
+    assert linear_fit_notes(df) == ["adjusted R^2 on landmarks n/a: 20 profiles <= 19 landmarks (rank) + 1, so the fit "
+                                    "interpolates the profiles (R^2 = 1) with no residual degrees of freedom"]
+    plot_linear_fits(df, tmp_path / "one.png", None, "test")
+    few = linear_fits([build_model(30, 3, Architecture(1, 40, 0.0), seed=0)], X, Y[:, :3], [np.arange(3)])
+    assert len(linear_fit_notes(few)) == 2 and few["adj_r2_hidden"].isna().all()
+    plot_linear_fits(few, tmp_path / "none.png", tmp_path / "none.svg", "test")
+    assert b"not applicable" in (tmp_path / "none.svg").read_bytes()
 
 
 def test_workflow_interpretation_outputs(tiny_run):

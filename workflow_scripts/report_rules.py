@@ -5,29 +5,39 @@ import pandas as pd
 
 from dgex import rulekit
 from dgex.architecture import Architecture
-from dgex.artifacts import read_history, read_partition
-from dgex.comparisons import dropout_table, improvement_table, overall_error_per_epoch, pearson_table, summary
+from dgex.artifacts import gene_set_size, read_history, read_partition
+from dgex.comparisons import (dropout_table, improvement_table, improvement_with_paper_values, overall_error_per_epoch,
+                              pearson_table, summary, with_paper_values)
 from dgex.figures import (PAPER_SCATTER, architecture_figure, baseline_references, density_figure, epoch_figure, method_color,
                           save_figure, scatter_figure)
 from dgex.io import InputError
 from dgex.layout import VALIDATION_OF, split_label
+from dgex.paper_values import scale_caveat, show_paper_values
 from dgex.render import write_table
-from dgex.selection import dgex_mask, load_per_gene, method_label, overall, select_dgex
+from dgex.selection import dgex_mask, load_per_gene, mark_solutions, method_label, overall, select_dgex
 from dgex.tables import dropout_document, improvement_document, pearson_document, summary_document
 
 
 def make_summary_table(smk, log):
     """Table 1 (GEO-te) / Table 2 (GTEx-te), overall error of every method (TSV, Markdown, HTML)."""
     t = smk.params.tables
+    split = smk.wildcards.split
     df = summary(load_per_gene(list(smk.input.test)), load_per_gene(list(smk.input.validation)), t["dropout"])
-    doc = summary_document(df, smk.wildcards.split, t["decimals"], t["percent_decimals"])
+    df, notes = mark_solutions(df, list(smk.input.solutions))
+    caveat = None
+    if show_paper_values(t["paper_values"], *gene_set_size(smk.input.genes)):
+        df, caveat = with_paper_values(df, split), scale_caveat([split], smk.params.standardization)
+    doc = summary_document(df, split, t["decimals"], t["percent_decimals"], caveat)
+    doc.notes += notes
     write_table(smk.output, df, doc, log)
 
 
 def make_dropout_table(smk, log):
     """Every method, D-GEX architecture and dropout rate on one split (Supplementary Tables S2-S5)."""
     df = dropout_table(load_per_gene(list(smk.input.per_gene)))
+    df, notes = mark_solutions(df, list(smk.input.solutions))
     doc = dropout_document(df, smk.wildcards.split, smk.params.tables["decimals"])
+    doc.notes += notes
     write_table(smk.output, df, doc, log)
 
 
@@ -37,15 +47,22 @@ def make_improvement_table(smk, log):
     tests = {s: load_per_gene(list(smk.input[s])) for s in splits}
     validations = {s: load_per_gene(list(smk.input[VALIDATION_OF[s]])) for s in splits}
     df = improvement_table(tests, validations)
+    df, notes = mark_solutions(df, list(smk.input.solutions))
     t = smk.params.tables
-    doc = improvement_document(df, t["decimals"], t["percent_decimals"])
+    caveat = None
+    if show_paper_values(t["paper_values"], *gene_set_size(smk.input.genes)):
+        df, caveat = improvement_with_paper_values(df), scale_caveat(splits, smk.params.standardization)
+    doc = improvement_document(df, t["decimals"], t["percent_decimals"], caveat)
+    doc.notes += notes
     write_table(smk.output, df, doc, log)
 
 
 def make_pearson_table(smk, log):
     """Per-gene Pearson correlation next to per-gene MAE for every method and test split."""
     df = pearson_table({s: load_per_gene(list(smk.input[s])) for s in smk.params.test_splits})
+    df, notes = mark_solutions(df, list(smk.input.solutions))
     doc = pearson_document(df, smk.params.tables["decimals"])
+    doc.notes += notes
     write_table(smk.output, df, doc, log)
 
 

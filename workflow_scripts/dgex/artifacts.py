@@ -2,11 +2,13 @@
 
 dedup/geo_profiles.tsv (sample, kept), splits/assignment.tsv (sample, split), partitions/targets.tsv (gene, part),
 qnorm/reference.tsv (rank, value), standardized/<dataset>_gene_stats.tsv (gene, role, mean, std),
-evaluation/<method>/<split>.tsv (gene, mae, pearson) and models/dgex/<arch>/part<p>/history.tsv (epoch, <split>_mae).
+evaluation/<method>/<split>.tsv (gene, mae, pearson), models/dgex/<arch>/part<p>/history.tsv (epoch, <split>_mae)
+and models/<method>/solution.json (how a baseline was solved).
 Ids are read as strings: a sample id like 007 stays 007.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -75,6 +77,21 @@ def read_reference(path: str | os.PathLike) -> np.ndarray:
 def read_gene_stats(path: str | os.PathLike) -> pd.DataFrame:
     """Per-gene standardization statistics (gene, role landmark|target, mean, std), landmarks first."""
     return read_table(path, ("gene", "role", "mean", "std"), "gene statistics", ids=("gene",))
+
+
+def gene_set_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(landmarks, targets) of a run, from its standardized/geo_gene_stats.tsv (columns gene, role)."""
+    role = read_table(path, ("gene", "role"), "gene roles (columns gene, role)")["role"]
+    return int((role == "landmark").sum()), int((role == "target").sum())
+
+
+def read_solution(path: str | os.PathLike) -> tuple[str, bool, str]:
+    """(method, min_norm, reason) of a baseline's solution record (models/<method>/solution.json)."""
+    try:
+        rec = json.loads(Path(path).read_text())
+        return rec["method"], bool(rec["min_norm"]), rec["reason"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: cannot read the baseline's solution record: {exc}") from exc
 
 
 def read_per_gene(path: str | os.PathLike) -> pd.DataFrame:

@@ -27,6 +27,7 @@ from .matrix import Matrix
 
 LOG = logging.getLogger(__name__)
 CONSTANT_EPS = 1e-12  # a centered sum of squares below this (relative to the largest) marks a constant gene
+SATURATED = 0.999  # share of the training variance explained at which a Lasso path stops when n <= p (glmnet's devmax)
 
 
 @dataclass
@@ -126,26 +127,74 @@ def check_landmarks_vary(P: Products, landmarks: Sequence[str], source: str) -> 
 
 
 # --------------------------------------------------------------------------- LR
-def ols_from_products(P: Products) -> LinearModel:
-    """Ordinary least squares with intercept for every target from the centered products (one float64 solve)."""
+@dataclass
+class OlsFit:
+    """An LR fit and how it was solved: the unique solution, or the minimum-norm one when X'X / n is singular."""
+
+    model: LinearModel
+    n_train: int
+    n_landmarks: int
+    rank: int  # numerical rank of the centered training landmarks
+
+    @property
+    def min_norm(self) -> bool:
+        """True when least squares has many solutions and the one with the smallest slopes was taken."""
+        return self.rank < self.n_landmarks
+
+    @property
+    def reason(self) -> str:
+        """Why the fit is (or is not) the minimum-norm solution, in words."""
+        if not self.min_norm:
+            return f"unique least-squares solution ({self.n_train} training profiles, {self.n_landmarks} landmarks)"
+        why = (f"{self.n_train} training profiles <= {self.n_landmarks} landmarks (underdetermined)"
+               if self.n_train <= self.n_landmarks else f"collinear landmarks over {self.n_train} training profiles")
+        return (f"{why}: the centered landmarks have rank {self.rank} < {self.n_landmarks}, so least squares has infinitely "
+                "many solutions; the minimum-norm one is used (as scikit-learn's LinearRegression)"
+                + (" and fits GEO-tr exactly" if self.n_train <= self.n_landmarks else ""))
+
+    def record(self) -> dict:
+        """The facts a table needs to mark LR (written to models/lr/solution.json)."""
+        return {"method": "lr", "solution": "min_norm" if self.min_norm else "unique", "min_norm": self.min_norm,
+                "n_train": self.n_train, "n_landmarks": self.n_landmarks, "rank": self.rank, "reason": self.reason}
+
+
+def min_norm_solution(G: np.ndarray, C: np.ndarray, max_rank: int) -> tuple[np.ndarray, int]:
+    """G^+ C with G symmetric positive semi-definite, keeping at most max_rank eigenvalues above p * eps * the largest.
+
+    For G = Xc'Xc / n and C = Xc'Y / n this is the minimum-norm least-squares solution of Xc W = Y (numpy.linalg.lstsq).
+    """
+    e, V = scipy.linalg.eigh(G)
+    keep = e > G.shape[0] * np.finfo(np.float64).eps * max(float(e[-1]), 0.0)
+    keep[: len(e) - max_rank] = False  # eigh sorts ascending; centering leaves rank <= n - 1 (float32 round-off adds tiny ones)
+    Vk = V[:, keep]
+    return Vk @ ((Vk.T @ C) / e[keep, None]), int(keep.sum())
+
+
+def ols_fit(P: Products) -> OlsFit:
+    """Least squares with intercept for every target from the centered products.
+
+    Full rank: one float64 Cholesky solve. Otherwise (no more profiles than landmarks, collinear landmarks) the
+    minimum-norm solution from an eigendecomposition of X'X / n, as scikit-learn's ``LinearRegression`` (lstsq).
+    """
     p = P.G.shape[0]
-    if P.n <= p:
-        raise ValueError(f"linear regression needs more training profiles ({P.n}) than landmarks ({p})")
     const = P.constant_landmarks()
     if len(const):
         raise ValueError(f"linear regression: {len(const)} landmark(s) are constant over the training profiles (columns {const[:5].tolist()})")
-    try:
-        W = scipy.linalg.solve(P.G, P.C, assume_a="pos")
-    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-        W = scipy.linalg.lstsq(P.G, P.C)[0]  # collinear landmarks: minimum-norm solution
-    return P.model(W)
+    if P.n > p:
+        e = scipy.linalg.eigvalsh(P.G)
+        if e[0] > p * np.finfo(np.float64).eps * e[-1]:
+            return OlsFit(P.model(scipy.linalg.solve(P.G, P.C, assume_a="pos")), P.n, p, p)
+    W, rank = min_norm_solution(P.G, P.C, min(P.n - 1, p))
+    return OlsFit(P.model(W), P.n, p, rank)
+
+
+def ols_from_products(P: Products) -> LinearModel:
+    """Least-squares slopes and intercepts for every target (minimum-norm when not unique), see ols_fit."""
+    return ols_fit(P).model
 
 
 def fit_ols(X: np.ndarray, Y: np.ndarray) -> LinearModel:
-    """Ordinary least squares with intercept per target gene, all targets in one float64 solve."""
-    check_training_shapes(X, Y)
-    if len(X) <= X.shape[1]:
-        raise ValueError(f"linear regression needs more training profiles ({len(X)}) than landmarks ({X.shape[1]})")
+    """Ordinary least squares with intercept per target gene, all targets in one float64 solve (minimum-norm if singular)."""
     return ols_from_products(training_products(X, Y))
 
 
@@ -292,6 +341,8 @@ def lasso_path(
     and signs (a Newton step, which ends the descent once the support is found). A target stops when its
     duality gap is <= tol * var(y), the criterion of scikit-learn's Lasso. Between full sweeps (every `full_every`)
     only the coordinates non-zero for some unfinished target are swept. Constant landmarks keep a zero slope.
+    With no more training profiles than landmarks the path ends in an interpolating fit: as glmnet, it stops (smaller
+    lambdas are left out, logged) once a fit explains SATURATED of the training variance summed over targets.
     """
     log = log or LOG
     if P.yy is None:
@@ -352,6 +403,14 @@ def lasso_path(
         nonzero = float(np.count_nonzero(W) / T)
         log.info("lasso lambda=%g: %d sweeps, %.1f non-zero slopes per target, %d unconverged", lam, sweeps, nonzero, unconverged)
         yield float(lam), P.model(W), {"sweeps": sweeps, "unconverged": unconverged, "nonzero_per_target": round(nonzero, 2)}
+        rest = lambdas[lambdas < lam]
+        if P.n <= len(valid) and len(rest):
+            explained = 1.0 - float(_lasso_primal(W, R, P.C, P.yy, alpha)[1].sum() / max(P.yy.sum(), 1e-300))
+            if explained >= SATURATED:
+                log.warning("lasso lambda=%g explains %.4f of the training variance with %d profiles <= %d landmarks "
+                            "(saturated): leaving out the smaller lambda(s) %s of baselines.lr_l1_lambdas, as glmnet",
+                            lam, explained, P.n, len(valid), rest.tolist())
+                return
 
 
 # --------------------------------------------------------------------------- KNN-GE

@@ -6,6 +6,7 @@ import pandas as pd
 
 from .architecture import Architecture
 from .io import InputError
+from .paper_values import SELECTED_DGEX, paper_value
 from .selection import dgex_mask, method_label, overall, select_dgex
 
 
@@ -50,6 +51,29 @@ def summary(test: dict[str, pd.DataFrame], validation: dict[str, pd.DataFrame], 
     t["share_genes_dgex_lower_pct"] = [np.nan if d else share_lower(sel_mae, test[m]["mae"].to_numpy(np.float64))
                                        for d, m in zip(dg, t["method"])]
     return t
+
+
+PAPER_QUANTITIES = ("mae", "improvement_pct", "share_genes_dgex_lower_pct")
+
+
+def with_paper_values(df: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Table 1/2 plus the paper's published values beside each row (paper_mae, ...; NaN where none is on record)."""
+    out = df.copy()
+    keys = [SELECTED_DGEX if sel else m for m, sel in zip(out["method"], out["selected"])]
+    for q in PAPER_QUANTITIES:
+        out[f"paper_{q}"] = np.array([paper_value(split, k, q) for k in keys], dtype=np.float64)
+    return out
+
+
+def improvement_with_paper_values(df: pd.DataFrame) -> pd.DataFrame:
+    """The improvement table plus the paper's published values of each test split and baseline (NaN where none)."""
+    out = df.copy()
+    out["paper_dgex_mae"] = np.array([paper_value(s, SELECTED_DGEX, "mae") for s in out["split"]], dtype=np.float64)
+    out["paper_baseline_mae"] = np.array([paper_value(s, b, "mae") for s, b in zip(out["split"], out["baseline"])],
+                                         dtype=np.float64)
+    for q in PAPER_QUANTITIES[1:]:
+        out[f"paper_{q}"] = np.array([paper_value(s, b, q) for s, b in zip(out["split"], out["baseline"])], dtype=np.float64)
+    return out
 
 
 def dropout_table(per_gene: dict[str, pd.DataFrame]) -> pd.DataFrame:

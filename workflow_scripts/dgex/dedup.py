@@ -206,6 +206,15 @@ def filter_clusters(src: ProfileSource, labels: np.ndarray, threshold: float, ru
     return keep
 
 
+def check_n_clusters(n_clusters: int, n_profiles: int, what: str = "the compendium") -> None:
+    """ValueError naming dedup.n_clusters unless k-means has fewer clusters than profiles (else nothing is deduplicated)."""
+    if n_clusters >= n_profiles:
+        raise ValueError(f"dedup.n_clusters={n_clusters} is not below the {n_profiles} profiles of {what}: every profile "
+                         f"would be its own cluster and no duplicate could be found; set dedup.n_clusters below "
+                         f"{n_profiles} (e.g. {max(1, n_profiles // 20)}) or dedup.method: exact (all pairs, for small "
+                         "compendia)")
+
+
 def deduplicate(X: np.ndarray | ProfileSource, threshold: float = 1.0, method: str = "kmeans", n_clusters: int = 100,
                 seed: int = 0, rule: str = "original", batch_size: int = 1000, epochs: int = 2,
                 budget_bytes: int = 6 << 30) -> np.ndarray:
@@ -221,6 +230,7 @@ def deduplicate(X: np.ndarray | ProfileSource, threshold: float = 1.0, method: s
         raise InputError("deduplication: the compendium holds no profiles")
     labels = np.zeros(src.n_profiles, dtype=np.int64)
     if method == "kmeans":
+        check_n_clusters(n_clusters, src.n_profiles)
         labels = kmeans_labels(src, n_clusters, seed, batch_size, epochs)
         log.info("k-means cluster sizes: min %d, median %d, max %d", *np.percentile(np.bincount(labels), [0, 50, 100]))
     keep = filter_clusters(src, labels, threshold, rule, budget_bytes)

@@ -188,7 +188,11 @@ class LinearFit:
         self.YY += np.einsum("ij,ij->j", Y, Y)
 
     def adjusted_r2(self, rcond: float = 1e-10) -> tuple[np.ndarray, np.ndarray, int]:
-        """(R^2, adjusted R^2, rank of the predictors) for every column of Y."""
+        """(R^2, adjusted R^2, rank of the predictors) for every column of Y; adjusted R^2 is NaN where not applicable.
+
+        It is not applicable when n <= rank + 1 (too few profiles for the predictors): the fit then interpolates the profiles
+        (R^2 = 1) and leaves no residual degrees of freedom (see adjusted_r2_not_applicable).
+        """
         n = self.n
         ma, my = self.sa / n, self.sy / n
         G = self.AA - n * np.outer(ma, ma)
@@ -197,13 +201,21 @@ class LinearFit:
         w, V = np.linalg.eigh(G)
         keep = w > rcond * max(w.max(), 0.0)
         rank = int(keep.sum())
-        if n <= rank + 1:
-            raise ValueError(f"adjusted R^2 needs more profiles ({n}) than predictors + 1 ({rank + 1})")
         proj = V[:, keep].T @ C
         ssr = (proj**2 / w[keep, None]).sum(axis=0)  # explained sum of squares, C^T G^+ C
         r2 = np.divide(ssr, sst, out=np.zeros_like(sst), where=sst > 0)
+        if adjusted_r2_not_applicable(n, rank):
+            return r2, np.full_like(r2, np.nan), rank
         adj = 1.0 - (1.0 - r2) * (n - 1) / (n - rank - 1)
         return r2, adj, rank
+
+
+def adjusted_r2_not_applicable(n: int, rank: int, predictors: str = "predictors") -> str:
+    """Why adjusted R^2 cannot be computed for a fit on n profiles with `rank` predictors ('' when it can)."""
+    if n > rank + 1:
+        return ""
+    return (f"adjusted R^2 on {predictors} n/a: {n} profiles <= {rank} {predictors} (rank) + 1, so the fit interpolates "
+            "the profiles (R^2 = 1) with no residual degrees of freedom")
 
 
 def hidden_model(model):
@@ -219,6 +231,8 @@ def linear_fits(models: Sequence, X: np.ndarray, Y: np.ndarray, columns: Sequenc
     """Adjusted R^2 of each target on the last hidden layer of its part's network versus on the raw landmarks.
 
     models[k] predicts the target columns `columns[k]` of Y; X are the (standardized) landmarks of the same profiles.
+    An adjusted R^2 that is not applicable (too few profiles for the predictors) is NaN, with the reason in `note`;
+    hidden_better is then NA.
     """
     from .network import predict
 
@@ -233,32 +247,69 @@ def linear_fits(models: Sequence, X: np.ndarray, Y: np.ndarray, columns: Sequenc
             fit.add(predict(f, xb), yb[:, cols])
     adj_h = np.full(n_targets, np.nan)
     part = np.full(n_targets, -1)
-    ranks = {}
+    ranks, notes = {}, {}
     for k, (fit, cols) in enumerate(zip(on_hidden, columns)):
         _, adj_h[cols], ranks[k] = fit.adjusted_r2()
+        notes[k] = adjusted_r2_not_applicable(fit.n, ranks[k], "hidden units")
         part[cols] = k
     _, adj_l, rank_l = on_landmarks.adjusted_r2()
-    return pd.DataFrame({"part": part, "adj_r2_hidden": adj_h, "adj_r2_landmarks": adj_l,
-                         "hidden_better": adj_h > adj_l, "rank_hidden": [ranks[p] for p in part], "rank_landmarks": rank_l})
+    note_l = adjusted_r2_not_applicable(on_landmarks.n, rank_l, "landmarks")
+    both = np.isfinite(adj_h) & np.isfinite(adj_l)
+    better = pd.array(np.where(both, adj_h > adj_l, False), dtype="boolean")
+    better[~both] = pd.NA
+    return pd.DataFrame({"part": part, "adj_r2_hidden": adj_h, "adj_r2_landmarks": adj_l, "hidden_better": better,
+                         "rank_hidden": [ranks[p] for p in part], "rank_landmarks": rank_l,
+                         "note": ["; ".join(filter(None, (notes[p], note_l))) for p in part]})
+
+
+def linear_fit_notes(df: pd.DataFrame) -> list[str]:
+    """The distinct reasons why adjusted R^2 values of a linear_fits table are not applicable."""
+    return list(dict.fromkeys(n for note in df["note"].fillna("") for n in note.split("; ") if n))
 
 
 def plot_linear_fits(df: pd.DataFrame, png: str | os.PathLike, svg: str | os.PathLike | None, title: str,
                      color: str = POSITIVE, point_size: float = 4, dpi: int = 150) -> None:
-    """Scatter of each target's adjusted R^2 on landmarks (x) versus on hidden activations (y), with the diagonal."""
+    """Scatter of each target's adjusted R^2 on landmarks (x) versus on hidden activations (y), with the diagonal.
+
+    Where one side is not applicable for every target, the other side's distribution is drawn instead; where neither
+    is, the figure states why (the reasons of linear_fit_notes).
+    """
+    import textwrap
+
     import matplotlib.pyplot as plt
 
     from .figures import save_figure
 
-    x, y = df["adj_r2_landmarks"].to_numpy(), df["adj_r2_hidden"].to_numpy()
-    lo = float(min(x.min(), y.min(), 0.0))
+    x, y = df["adj_r2_landmarks"].to_numpy(np.float64), df["adj_r2_hidden"].to_numpy(np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    reasons = linear_fit_notes(df)
+    below = "\n".join(textwrap.fill(n, 90) for n in reasons)  # the reasons, under the axes
     fig, ax = plt.subplots(figsize=(5, 5))
-    ax.scatter(x, y, s=point_size, c=color, alpha=0.6, linewidths=0)
-    ax.plot([lo, 1], [lo, 1], c="0.4", lw=0.8, ls="--")
-    ax.set_xlim(lo, 1)
-    ax.set_ylim(lo, 1)
-    ax.set_xlabel("adjusted $R^2$ on landmarks")
-    ax.set_ylabel("adjusted $R^2$ on last hidden layer")
-    share = float(np.mean(y > x)) if len(x) else float("nan")
-    ax.set_title(f"{title}\n{share:.2%} of {len(x)} targets fit better on the hidden layer", fontsize=9)
-    fig.tight_layout()
+    if ok.any():
+        x, y = x[ok], y[ok]
+        lo = float(min(x.min(), y.min(), 0.0))
+        ax.scatter(x, y, s=point_size, c=color, alpha=0.6, linewidths=0)
+        ax.plot([lo, 1], [lo, 1], c="0.4", lw=0.8, ls="--")
+        ax.set_xlim(lo, 1)
+        ax.set_ylim(lo, 1)
+        ax.set_xlabel("adjusted $R^2$ on landmarks")
+        ax.set_ylabel("adjusted $R^2$ on last hidden layer")
+        share = float(np.mean(y > x))
+        na = f"; {len(df) - len(x)} targets n/a" if len(x) < len(df) else ""
+        ax.set_title(f"{title}\n{share:.2%} of {len(x)} targets fit better on the hidden layer{na}", fontsize=9)
+    elif np.isfinite(x).any() or np.isfinite(y).any():
+        on, v = ("landmarks", x) if np.isfinite(x).any() else ("last hidden layer", y)
+        ax.hist(v[np.isfinite(v)], bins=40, color=color)
+        ax.set_xlabel(f"adjusted $R^2$ on {on}")
+        ax.set_ylabel("target genes")
+        ax.set_title(f"{title}\nno comparison: the other fit's adjusted $R^2$ is n/a", fontsize=9)
+    else:
+        ax.set_axis_off()
+        ax.set_title(f"{title}\nadjusted $R^2$ not applicable", fontsize=9)
+        ax.text(0.5, 0.5, "\n\n".join(textwrap.fill(n, 55) for n in reasons), ha="center", va="center", fontsize=8,
+                transform=ax.transAxes)
+        below = ""
+    if below:
+        fig.text(0.02, 0.01, below, fontsize=6, va="bottom")
+    fig.tight_layout(rect=(0, 0.04 + 0.025 * below.count("\n") if below else 0, 1, 1))
     save_figure(fig, png, svg, dpi)

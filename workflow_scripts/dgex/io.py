@@ -79,10 +79,11 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
-def write_tsv(path: str | os.PathLike, df: pd.DataFrame, index: bool = False, float_format: str = "%.6g") -> None:
-    """Write a DataFrame as TSV atomically."""
+def write_tsv(path: str | os.PathLike, df: pd.DataFrame, index: bool = False, float_format: str = "%.6g",
+              na_rep: str = "") -> None:
+    """Write a DataFrame as TSV atomically (missing values as na_rep)."""
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, sep="\t", index=index, float_format=float_format, lineterminator="\n")
+        df.to_csv(tmp, sep="\t", index=index, float_format=float_format, lineterminator="\n", na_rep=na_rep)
 
 
 # --------------------------------------------------------------------------- validation

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 
 from .architecture import Architecture
-from .artifacts import read_per_gene
+from .artifacts import read_per_gene, read_solution
 from .io import InputError
 
 BASELINE_LABELS = {"lr": "LR", "lr_l1": "LR-L1", "lr_l2": "LR-L2", "knn": "KNN-GE"}
+MIN_NORM_MARK = " (min-norm)"
 
 
 def method_label(method: str) -> str:
@@ -20,6 +21,25 @@ def method_label(method: str) -> str:
     if arch is not None:
         return f"D-GEX-{arch.dropout_pct}% {arch.shape}"
     return BASELINE_LABELS.get(method, method)
+
+
+def mark_solutions(df: pd.DataFrame, solutions: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Labels of baselines solved as a minimum-norm fit (models/<method>/solution.json) marked, and the notes saying why.
+
+    Marks the `label` of rows whose `method` matches, and the `baseline_label` of rows whose `baseline` does.
+    """
+    notes, marked = [], []
+    for path in solutions:
+        method, min_norm, reason = read_solution(path)
+        if min_norm:
+            marked.append(method)
+            notes.append(f"{method_label(method)}{MIN_NORM_MARK}: {reason}.")
+    df = df.copy()
+    for method_col, label_col in (("method", "label"), ("baseline", "baseline_label")):
+        if method_col in df and label_col in df:
+            hit = df[method_col].isin(marked)
+            df.loc[hit, label_col] = df.loc[hit, label_col] + MIN_NORM_MARK
+    return df, notes
 
 
 def load_per_gene(paths: list[str | os.PathLike]) -> dict[str, pd.DataFrame]:

@@ -8,16 +8,34 @@ SPLITS = ("geo_tr", "geo_va", "geo_te")
 PARTITION_METHODS = ("random", "all", "cluster")
 
 
-def assign_splits(samples: list[str], fractions: dict, seed: int) -> pd.DataFrame:
-    """Seeded shuffle, then GEO-tr/va/te by the configured fractions (111,009 profiles -> 88,807/11,101/11,101)."""
+MIN_TRAIN = 2  # standardization, the baselines and D-GEX need at least two training profiles
+
+
+def split_sizes(n: int, fractions: dict, what: str = "the deduplicated compendium") -> tuple[int, int, int]:
+    """(GEO-tr, GEO-va, GEO-te) sizes of n profiles; ValueError naming the setting to change if a split would be too small.
+
+    `what` names the profiles counted (the check also runs before deduplication, on the compendium's header).
+    """
     va, te = float(fractions["geo_va"]), float(fractions["geo_te"])
     if not (0 < va < 1 and 0 < te < 1 and va + te < 1):
         raise ValueError(f"splits: geo_va={va} and geo_te={te} must be in (0, 1) with a sum below 1")
-    n = len(samples)
     n_va, n_te = int(round(n * va)), int(round(n * te))
     n_tr = n - n_va - n_te
-    if min(n_tr, n_va, n_te) < 1:
-        raise ValueError(f"splits: {n} profiles are too few for fractions {fractions}")
+    for name, label, frac, size in (("geo_va", "GEO-va", va, n_va), ("geo_te", "GEO-te", te, n_te)):
+        if size < 1:
+            raise ValueError(f"splits.{name}={frac:g}: {what} has {n} profiles, so {label} would be empty "
+                             f"(round({n} x {frac:g}) = 0); raise splits.{name} to at least {1 / max(n, 1):.3g} or use a "
+                             "compendium with more profiles")
+    if n_tr < MIN_TRAIN:
+        raise ValueError(f"splits.geo_va={va:g} and splits.geo_te={te:g} leave {n_tr} of the {n} profiles of {what} for "
+                         f"GEO-tr; training needs at least {MIN_TRAIN}: lower them or use a compendium with more profiles")
+    return n_tr, n_va, n_te
+
+
+def assign_splits(samples: list[str], fractions: dict, seed: int) -> pd.DataFrame:
+    """Seeded shuffle, then GEO-tr/va/te by the configured fractions (111,009 profiles -> 88,807/11,101/11,101)."""
+    n = len(samples)
+    n_tr, n_va, n_te = split_sizes(n, fractions)
     order = np.random.default_rng(seed).permutation(n)
     split = np.empty(n, dtype=object)
     split[order[:n_tr]] = "geo_tr"

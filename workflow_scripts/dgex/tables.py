@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .layout import VALIDATION_OF, split_label
+from .paper_values import CITATION, SOURCES
 from .render import Block, Document, fmt, fmt_pct, fmt_pm
 from .selection import dgex_mask
 
@@ -16,22 +17,39 @@ MAE_NOTE = ("Overall error: the mean over target genes of the per-gene mean abso
             "units) ± its standard deviation over genes; lower is better.")
 
 
-def summary_document(df: pd.DataFrame, split: str, decimals: int, pct_decimals: int) -> Document:
-    """Table 1 (GEO-te) / Table 2 (GTEx-te) for display."""
+def paper_notes(caveat: str | None) -> list[str]:
+    """The notes under a table that shows the paper's published values: what they are, their sources, a scale caveat."""
+    notes = [f"Paper columns: the values published in {CITATION}, beside this run's; blank where the paper's number is "
+             "not on record here (workflow_scripts/dgex/paper_values.py lists each value with its source). For the "
+             "selected D-GEX the paper's value is that of the D-GEX the paper selected on validation."]
+    notes.append(f"Sources: the relative improvements and shares of genes, {SOURCES['abstract']}; the overall errors, "
+                 f"{SOURCES['tables']}.")
+    return notes + ([caveat] if caveat else [])
+
+
+def summary_document(df: pd.DataFrame, split: str, decimals: int, pct_decimals: int, caveat: str | None = None) -> Document:
+    """Table 1 (GEO-te) / Table 2 (GTEx-te) for display, with the paper's published values when `df` has them."""
     val = VALIDATION_OF.get(split, "validation")
     dg = dgex_mask(df["method"])
     pct = df.loc[dg, "dropout_pct"].iloc[0]
+    paper = "paper_mae" in df.columns
     rows, bold = [], set()
     for i, r in enumerate(df.itertuples(index=False)):
         marks = (" (selected)" if r.selected else "")
-        rows.append({
-            "method": r.label + marks,
-            f"{split_label(split)} MAE": fmt_pm(r.mae, r.mae_sd, decimals),
+        row = {"method": r.label + marks, f"{split_label(split)} MAE": fmt_pm(r.mae, r.mae_sd, decimals)}
+        if paper:
+            row[f"paper {split_label(split)} MAE"] = fmt(r.paper_mae, decimals)
+        row |= {
             f"{split_label(val)} MAE": fmt_pm(r.validation_mae, r.validation_mae_sd, decimals),
             "Pearson r": fmt_pm(r.pearson, r.pearson_sd, decimals),
             "improvement of selected D-GEX": fmt_pct(r.improvement_pct, pct_decimals),
-            "genes where selected D-GEX is lower": fmt_pct(r.share_genes_dgex_lower_pct, pct_decimals),
-        })
+        }
+        if paper:
+            row["paper improvement"] = fmt_pct(r.paper_improvement_pct, pct_decimals)
+        row["genes where selected D-GEX is lower"] = fmt_pct(r.share_genes_dgex_lower_pct, pct_decimals)
+        if paper:
+            row["paper genes lower"] = fmt_pct(r.paper_share_genes_dgex_lower_pct, pct_decimals)
+        rows.append(row)
         if r.best_test:
             bold.add((i, f"{split_label(split)} MAE"))
     title = f"{PAPER_TABLE.get(split, 'Table')}: overall errors on {split_label(split)}"
@@ -42,6 +60,8 @@ def summary_document(df: pd.DataFrame, split: str, decimals: int, pct_decimals: 
              "Improvement: (baseline - D-GEX) / baseline of the overall error; genes where lower: share of target genes on "
              "which the selected D-GEX has the strictly lower per-gene MAE. Pearson r: mean ± sd over genes of the per-gene "
              "correlation between inferred and measured expression."]
+    if paper:
+        notes += paper_notes(caveat)
     return Document(title, notes, [Block("", pd.DataFrame(rows), bold)])
 
 
@@ -72,22 +92,30 @@ def dropout_document(df: pd.DataFrame, split: str, decimals: int) -> Document:
     return Document(f"Overall errors on {split_label(split)} for every dropout rate", notes, blocks)
 
 
-def improvement_document(df: pd.DataFrame, decimals: int, pct_decimals: int) -> Document:
-    """Relative improvement of the selected D-GEX over each baseline, per test split."""
-    frame = pd.DataFrame({
+def improvement_document(df: pd.DataFrame, decimals: int, pct_decimals: int, caveat: str | None = None) -> Document:
+    """Relative improvement of the selected D-GEX over each baseline, per test split (and the paper's, when `df` has them)."""
+    paper = "paper_dgex_mae" in df.columns
+    cols = {
         "test set": [split_label(s) for s in df["split"]],
         "selected D-GEX": df["dgex_label"],
         "baseline": df["baseline_label"],
         "D-GEX MAE": [fmt(x, decimals) for x in df["dgex_mae"]],
+        "paper D-GEX MAE": [fmt(x, decimals) for x in df["paper_dgex_mae"]] if paper else None,
         "baseline MAE": [fmt(x, decimals) for x in df["baseline_mae"]],
+        "paper baseline MAE": [fmt(x, decimals) for x in df["paper_baseline_mae"]] if paper else None,
         "relative improvement": [fmt_pct(x, pct_decimals) for x in df["improvement_pct"]],
+        "paper improvement": [fmt_pct(x, pct_decimals) for x in df["paper_improvement_pct"]] if paper else None,
         "genes where D-GEX is lower": [fmt_pct(x, pct_decimals) for x in df["share_genes_dgex_lower_pct"]],
+        "paper genes lower": [fmt_pct(x, pct_decimals) for x in df["paper_share_genes_dgex_lower_pct"]] if paper else None,
         "target genes": [f"{n:,}" for n in df["n_genes"]],
-    })
+    }
+    frame = pd.DataFrame({k: v for k, v in cols.items() if v is not None})
     notes = ["The D-GEX architecture selected on each test set's validation set (GEO-va for GEO-te, 1000G-va for GTEx-te) "
              "against every baseline. Relative improvement: (baseline - D-GEX) / baseline of the overall error (mean "
              "per-gene MAE). Genes where D-GEX is lower: share of target genes on which D-GEX has the strictly lower "
              "per-gene MAE (the paper: 99.97% against LR on GEO-te, 81.31% on GTEx-te)."]
+    if paper:
+        notes += paper_notes(caveat)
     return Document("Relative improvement of D-GEX over the baselines", notes, [Block("", frame)])
 
 

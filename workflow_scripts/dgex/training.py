@@ -77,9 +77,17 @@ class RunOptions:
         return cls(bool(dgex.get("distribute", False)), dgex.get("memory_limit_gb"), dgex.get("gpus"), dgex.get("gpu_pool_dir"))
 
 
+def learning_rate_of(setting: float | list[float] | None, layers: int) -> float | None:
+    """dgex.learning_rate of a network with `layers` hidden layers: the number, the list's entry for that depth (its
+    last for deeper ones), or null (the trainer's default: the paper's 5e-4 for one hidden layer, 3e-4 for more)."""
+    return float(setting[min(layers, len(setting)) - 1]) if isinstance(setting, list) else setting
+
+
 def training_params(dgex: dict, arch: Architecture) -> dict:
-    """One training job's params: its own architecture and the training settings (not the grid, not run options)."""
+    """One training job's params: its own architecture, and the training settings with the learning rate of its depth
+    (not the grid, not run options), so an edit reruns exactly the jobs it changes."""
     settings = {k: v for k, v in dgex.items() if k not in RUN_OPTIONS + GRID}
+    settings["learning_rate"] = learning_rate_of(dgex["learning_rate"], arch.layers)
     return settings | {"architecture": {"layers": arch.layers, "units": arch.units, "dropout": arch.dropout}}
 
 
