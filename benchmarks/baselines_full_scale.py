@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 
-from dgex import baselines  # noqa: E402
+from dgex import baselines, knn, lasso, tuning  # noqa: E402
 
 METHODS = ["xty", "lr", "knn", "lr_l2", "sklearn_lr", "lr_l1"]
 
@@ -84,7 +84,7 @@ def child(method: str, args: argparse.Namespace) -> dict:
             np.save(Path(args.tmp) / "sklearn_lr.npy", model.predict(d["X_va"][: args.compare]).astype(np.float32))
         elif method == "lr_l2":
             P = baselines.training_products(d["X"], d["Y"])
-            curve, best = baselines.select_linear(baselines.ridge_path(P, grids["lr_l2_lambdas"]), validation)
+            curve, best = tuning.select_linear(baselines.ridge_path(P, grids["lr_l2_lambdas"]), validation)
             out["curve"] = curve.to_dict("list")
             out["chosen"] = {s: lam for s, (lam, _) in best.items()}
         elif method == "lr_l1":
@@ -94,15 +94,15 @@ def child(method: str, args: argparse.Namespace) -> dict:
             e = np.linalg.eigvalsh(P.G)
             out["condition_number"] = round(float(e[-1] / e[0]), 1)  # how hard the Lasso is (correlated landmarks)
             t0 += time.perf_counter() - t_eig  # left out of the time
-            path = baselines.lasso_path(P, grids["lr_l1_lambdas"], tol=grids["lr_l1_tol"], max_sweeps=grids["lr_l1_max_sweeps"])
-            curve, best = baselines.select_linear(path, validation)
+            path = lasso.lasso_path(P, grids["lr_l1_lambdas"], tol=grids["lr_l1_tol"], max_sweeps=grids["lr_l1_max_sweeps"])
+            curve, best = tuning.select_linear(path, validation)
             out["curve"] = curve.to_dict("list")
             out["chosen"] = {s: lam for s, (lam, _) in best.items()}
         elif method == "knn":
             ks = grids["knn_k"]
-            nb = baselines.knn_neighbors(d["X"], d["Y"], max(ks))
+            nb = knn.knn_neighbors(d["X"], d["Y"], max(ks))
             out["neighbors_s"] = time.perf_counter() - t0
-            curve, best = baselines.select_knn(nb, ks, validation)
+            curve, best = tuning.select_knn(nb, ks, validation)
             out["curve"] = curve.to_dict("list")
             out["chosen"] = best
         else:

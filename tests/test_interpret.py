@@ -114,7 +114,8 @@ def test_adjusted_r2_is_not_applicable_without_residual_degrees_of_freedom(n, p,
 
 
 def test_hidden_layer_explains_what_the_network_outputs(tmp_path):
-    """Targets that are the network's own outputs are linear in its hidden activations: adjusted R^2 1 there, less on landmarks."""
+    """Targets that are the network's own outputs are linear in its hidden activations: adjusted R^2 1 there, less on
+    landmarks."""
     from dgex.network import predict
 
     rng = np.random.default_rng(3)

@@ -5,8 +5,9 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from dgex import rulekit
-from dgex.baselines import (load_selection_splits, KnnModel, check_grid, knn_neighbors, landmarks_and_targets, select_knn,
-                            selection_record)
+from dgex.baselines import check_grid, landmarks_and_targets
+from dgex.knn import KnnModel, knn_neighbors
+from dgex.tuning import load_selection_splits, select_knn, selection_record
 from dgex.io import InputError, write_text, write_tsv
 from dgex.matrix import Matrix, load_matrix, save_matrix
 

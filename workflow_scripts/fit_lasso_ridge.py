@@ -5,8 +5,9 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from dgex import rulekit
-from dgex.baselines import (load_selection_splits, check_grid, landmarks_and_targets, lasso_path, ridge_path, select_linear,
-                            selection_record, training_products)
+from dgex.baselines import check_grid, landmarks_and_targets, ridge_path, training_products
+from dgex.lasso import lasso_path
+from dgex.tuning import load_selection_splits, select_linear, selection_record
 from dgex.io import InputError, write_text, write_tsv
 from dgex.matrix import Matrix, load_matrix, save_matrix
 

@@ -70,7 +70,8 @@ def dropout_document(df: pd.DataFrame, split: str, decimals: int) -> Document:
     blocks = []
     base = df[~dgex_mask(df["method"])].reset_index(drop=True)
     if len(base):
-        frame = pd.DataFrame({"method": base["label"], "MAE": [fmt_pm(m, s, decimals) for m, s in zip(base["mae"], base["mae_sd"])]})
+        frame = pd.DataFrame({"method": base["label"],
+                              "MAE": [fmt_pm(m, s, decimals) for m, s in zip(base["mae"], base["mae_sd"])]})
         bold = {(i, "MAE") for i in np.flatnonzero(base["best"].to_numpy())}
         blocks.append(Block("Baselines", frame, bold))
     d = df[dgex_mask(df["method"])]
