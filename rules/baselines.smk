@@ -15,15 +15,15 @@ rule fit_linear_regression:
             solution=f"{RESULTS}/models/lr/solution.json",
             predictions=expand(f"{RESULTS}/predictions/lr/{{split}}.h5", split=eval_splits()),
         ),
-    resources:
-        mem_mb=data_mem_mb,
-    threads: workflow.cores
     log:
         f"{LOGS}/fit_linear_regression.log",
     benchmark:
         f"{BENCH}/fit_linear_regression.tsv"
     conda:
         "../envs/data.yaml"
+    threads: workflow.cores
+    resources:
+        mem_mb=data_mem_mb,
     script:
         f"{SCRIPTS}/fit_linear_regression.py"
 
@@ -35,19 +35,19 @@ rule fit_ridge_regression:
         train=TRAIN_SPLIT_FILE,
     output:
         **tuned_baseline_outputs("lr_l2"),
-    params:
-        penalty="l2",
-        lambdas=config["baselines"]["lr_l2_lambdas"],
-        selection=BASELINE_SELECTION,
-    resources:
-        mem_mb=data_mem_mb,
-    threads: workflow.cores
     log:
         f"{LOGS}/fit_ridge_regression.log",
     benchmark:
         f"{BENCH}/fit_ridge_regression.tsv"
     conda:
         "../envs/data.yaml"
+    threads: workflow.cores
+    resources:
+        mem_mb=data_mem_mb,
+    params:
+        penalty="l2",
+        lambdas=config["baselines"]["lr_l2_lambdas"],
+        selection=BASELINE_SELECTION,
     script:
         f"{SCRIPTS}/fit_lasso_ridge.py"
 
@@ -55,15 +55,15 @@ rule fit_ridge_regression:
 use rule fit_ridge_regression as fit_lasso_regression with:
     output:
         **tuned_baseline_outputs("lr_l1"),
+    log:
+        f"{LOGS}/fit_lasso_regression.log",
+    benchmark:
+        f"{BENCH}/fit_lasso_regression.tsv"
     params:
         penalty="l1",
         lambdas=config["baselines"]["lr_l1_lambdas"],
         tol=config["baselines"]["lr_l1_tol"],
         max_sweeps=config["baselines"]["lr_l1_max_sweeps"],
-    log:
-        f"{LOGS}/fit_lasso_regression.log",
-    benchmark:
-        f"{BENCH}/fit_lasso_regression.tsv"
 
 
 rule fit_knn_ge:
@@ -72,17 +72,17 @@ rule fit_knn_ge:
         train=TRAIN_SPLIT_FILE,
     output:
         **tuned_baseline_outputs("knn"),
-    params:
-        ks=config["baselines"]["knn_k"],
-        selection=BASELINE_SELECTION,
-    resources:
-        mem_mb=data_mem_mb,
-    threads: workflow.cores
     log:
         f"{LOGS}/fit_knn_ge.log",
     benchmark:
         f"{BENCH}/fit_knn_ge.tsv"
     conda:
         "../envs/data.yaml"
+    threads: workflow.cores
+    resources:
+        mem_mb=data_mem_mb,
+    params:
+        ks=config["baselines"]["knn_k"],
+        selection=BASELINE_SELECTION,
     script:
         f"{SCRIPTS}/fit_knn.py"

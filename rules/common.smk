@@ -54,9 +54,10 @@ check_run_name(config.get("run_name"))
 validate(config, schema=str(SCHEMA))
 _floats = list(float_integers(config, yaml.safe_load(SCHEMA.read_text())))
 if _floats:
-    raise ValueError("these settings must be integers, written without a decimal point: "
-                     + ", ".join(f"{k}: {v!r} (write {int(v)})" for k, v in _floats))
-
+    raise ValueError(
+        "these settings must be integers, written without a decimal point: "
+        + ", ".join(f"{k}: {v!r} (write {int(v)})" for k, v in _floats)
+    )
 
 
 RESULTS = f"results/{config['run_name']}"
@@ -202,9 +203,11 @@ def check_download_folders():
         mirror = Path(m).expanduser().resolve()
         if folder == mirror or folder.is_relative_to(mirror) or mirror.is_relative_to(folder):
             how = "is" if folder == mirror else "lies inside" if folder.is_relative_to(mirror) else "contains"
-            raise ValueError(f"data.download.dir {given!r} ({folder}) {how} the mirror folder {m!r} of data.download.mirror: "
-                             "Snakemake deletes a rule's outputs before it reruns, which would delete the mirror's files; "
-                             "use a separate download folder")
+            raise ValueError(
+                f"data.download.dir {given!r} ({folder}) {how} the mirror folder {m!r} of data.download.mirror: "
+                "Snakemake deletes a rule's outputs before it reruns, which would delete the mirror's files; "
+                "use a separate download folder"
+            )
 
 
 check_figure_and_table_settings()

@@ -6,15 +6,15 @@ rule deduplicate_geo:
         geo=raw_path("geo"),
     output:
         **recorded(keep=f"{RESULTS}/dedup/geo_profiles.tsv"),
-    params:
-        dedup=config["dedup"],
-        seed=config["seed"],
-    threads: workflow.cores  # BLAS distance products; also keeps other big jobs from running beside it
     log:
         f"{LOGS}/deduplicate_geo.log",
     benchmark:
         f"{BENCH}/deduplicate_geo.tsv"
     conda:
         "../envs/data.yaml"
+    threads: workflow.cores  # BLAS distance products; also keeps other big jobs from running beside it
+    params:
+        dedup=config["dedup"],
+        seed=config["seed"],
     script:
         f"{SCRIPTS}/deduplicate_geo.py"

@@ -11,13 +11,13 @@ rule generate_demo_data:
             map_tg=f"{RESULTS}/raw/map_tg.txt",
             record=f"{RESULTS}/raw/demo.prov.json",
         ),
-    params:
-        demo=config["data"]["demo"],
     log:
         f"{LOGS}/generate_demo_data.log",
     benchmark:
         f"{BENCH}/generate_demo_data.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        demo=config["data"]["demo"],
     script:
         f"{SCRIPTS}/generate_demo_data.py"

@@ -10,15 +10,15 @@ for _source in DOWNLOAD_SOURCES:
             f"download_{_source}"
         output:
             **recorded(data=download_path(_source)),
-        params:
-            source=_source,
-            spec=config["data"]["download"]["sources"][_source],
-        localrule: True
         log:
             f"{LOGS}/download/{_source}.log",
         benchmark:
             f"{BENCH}/download/{_source}.tsv"
+        localrule: True
         conda:
             "../envs/data.yaml"
+        params:
+            source=_source,
+            spec=config["data"]["download"]["sources"][_source],
         script:
             f"{SCRIPTS}/download_source.py"

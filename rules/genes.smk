@@ -6,13 +6,13 @@ rule build_gene_matrix:
         unpack(genes_input),
     output:
         **recorded(matrix=f"{RESULTS}/genes/{{dataset}}.h5"),
-    params:
-        genes=config["genes"],
     log:
         f"{LOGS}/build_gene_matrix/{{dataset}}.log",
     benchmark:
         f"{BENCH}/build_gene_matrix/{{dataset}}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        genes=config["genes"],
     script:
         f"{SCRIPTS}/build_gene_matrix.py"

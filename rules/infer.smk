@@ -12,14 +12,14 @@ rule make_demo_l1000:
             profiles=f"{RESULTS}/l1000/demo_l1000.gctx",
             chip=f"{RESULTS}/l1000/demo.chip",
         ),
-    params:
-        seed=config["seed"],
     log:
         f"{LOGS}/make_demo_l1000.log",
     benchmark:
         f"{BENCH}/make_demo_l1000.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        seed=config["seed"],
     script:
         f"{SCRIPTS}/make_demo_l1000.py"
 
@@ -32,16 +32,16 @@ checkpoint select_architecture:
     output:
         selection=f"{RESULTS}/selection/{{model}}.json",
         provenance=f"{RESULTS}/selection/{{model}}.json.prov.json",
-    wildcard_constraints:
-        model="geo|rnaseq",
-    params:
-        split=lambda wildcards: layout.CRITERIA[wildcards.model],
     log:
         f"{LOGS}/select_architecture/{{model}}.log",
     benchmark:
         f"{BENCH}/select_architecture/{{model}}.tsv"
+    wildcard_constraints:
+        model="geo|rnaseq",
     conda:
         "../envs/report.yaml"
+    params:
+        split=lambda wildcards: layout.CRITERIA[wildcards.model],
     script:
         f"{SCRIPTS}/select_architecture.py"
 
@@ -57,16 +57,16 @@ rule write_inference_bundle:
             reference=f"{RESULTS}/bundles/{{arch}}/reference.tsv",
             models=expand(f"{RESULTS}/bundles/{{{{arch}}}}/part{{part}}.keras", part=range(n_parts())),
         ),
-    params:
-        model=config["inference"]["model"],
-        ties=config["quantile_normalization"]["ties"],
-        run=config["run_name"],
     log:
         f"{LOGS}/write_inference_bundle/{{arch}}.log",
     benchmark:
         f"{BENCH}/write_inference_bundle/{{arch}}.tsv"
     conda:
         "../envs/dgex.yaml"
+    params:
+        model=config["inference"]["model"],
+        ties=config["quantile_normalization"]["ties"],
+        run=config["run_name"],
     script:
         f"{SCRIPTS}/write_inference_bundle.py"
 
@@ -76,16 +76,16 @@ rule infer_l1000:
         unpack(inference_inputs),
     output:
         **recorded(profiles=f"{RESULTS}/inference/{{arch}}/{{name}}.gctx"),
-    wildcard_constraints:
-        name=r"[A-Za-z0-9_.-]+",
-    params:
-        inference=config["inference"],
-    threads: workflow.cores
     log:
         f"{LOGS}/infer_l1000/{{arch}}_{{name}}.log",
     benchmark:
         f"{BENCH}/infer_l1000/{{arch}}_{{name}}.tsv"
+    wildcard_constraints:
+        name=r"[A-Za-z0-9_.-]+",
     conda:
         "../envs/dgex.yaml"
+    threads: workflow.cores
+    params:
+        inference=config["inference"],
     script:
         f"{SCRIPTS}/infer_l1000.py"

@@ -14,14 +14,14 @@ rule find_major_weights:
             units=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/hidden_units.tsv",
             summary=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/major_weights.json",
         ),
-    params:
-        interpretation=rule_settings("interpretation", "model", "input_sd", "output_sd", "hub_sd"),
     log:
         f"{LOGS}/find_major_weights/{{arch}}_part{{part}}.log",
     benchmark:
         f"{BENCH}/find_major_weights/{{arch}}_part{{part}}.tsv"
     conda:
         "../envs/dgex.yaml"
+    params:
+        interpretation=rule_settings("interpretation", "model", "input_sd", "output_sd", "hub_sd"),
     script:
         f"{SCRIPTS}/find_major_weights.py"
 
@@ -33,14 +33,14 @@ rule plot_major_weights:
         summary=rules.find_major_weights.output.summary,
     output:
         **figure_outputs("major_weights_{arch}_part{part}", "major_weights", "Interpretation", None),
-    params:
-        figures=rule_settings("figures", "dpi"),
     log:
         f"{LOGS}/plot_major_weights/{{arch}}_part{{part}}.log",
     benchmark:
         f"{BENCH}/plot_major_weights/{{arch}}_part{{part}}.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        figures=rule_settings("figures", "dpi"),
     script:
         f"{SCRIPTS}/plot_major_weights.py"
 
@@ -55,15 +55,15 @@ rule compare_linear_fits:
             per_gene=f"{RESULTS}/interpretation/{{arch}}/linear_fits.tsv",
             summary=f"{RESULTS}/interpretation/{{arch}}/linear_fits.json",
         ),
-    params:
-        model=config["interpretation"]["model"],
-    threads: workflow.cores
     log:
         f"{LOGS}/compare_linear_fits/{{arch}}.log",
     benchmark:
         f"{BENCH}/compare_linear_fits/{{arch}}.tsv"
     conda:
         "../envs/dgex.yaml"
+    threads: workflow.cores
+    params:
+        model=config["interpretation"]["model"],
     script:
         f"{SCRIPTS}/compare_linear_fits.py"
 
@@ -73,14 +73,14 @@ rule plot_linear_fits:
         per_gene=rules.compare_linear_fits.output.per_gene,
     output:
         **figure_outputs("linear_fits_{arch}", "linear_fits", "Interpretation", None),
-    params:
-        figures=rule_settings("figures", "dpi", "point_size"),
-        color=config["figures"]["colors"].get("dgex", "#c0392b"),
     log:
         f"{LOGS}/plot_linear_fits/{{arch}}.log",
     benchmark:
         f"{BENCH}/plot_linear_fits/{{arch}}.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        figures=rule_settings("figures", "dpi", "point_size"),
+        color=config["figures"]["colors"].get("dgex", "#c0392b"),
     script:
         f"{SCRIPTS}/plot_linear_fits.py"

@@ -7,14 +7,14 @@ rule build_quantile_reference:
         assignment=ASSIGNMENT,
     output:
         **recorded(reference=f"{RESULTS}/qnorm/reference.tsv"),
-    params:
-        qnorm=config["quantile_normalization"],
     log:
         f"{LOGS}/build_quantile_reference.log",
     benchmark:
         f"{BENCH}/build_quantile_reference.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        qnorm=config["quantile_normalization"],
     script:
         f"{SCRIPTS}/build_quantile_reference.py"
 
@@ -26,14 +26,14 @@ rule quantile_normalize:
         assignment=ASSIGNMENT,
     output:
         **recorded(matrix=f"{RESULTS}/qnorm/{{dataset}}.h5"),
-    params:
-        qnorm=config["quantile_normalization"],
     log:
         f"{LOGS}/quantile_normalize/{{dataset}}.log",
     benchmark:
         f"{BENCH}/quantile_normalize/{{dataset}}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        qnorm=config["quantile_normalization"],
     script:
         f"{SCRIPTS}/quantile_normalize.py"
 
@@ -48,13 +48,13 @@ rule standardize:
             matrix=f"{RESULTS}/standardized/{{dataset}}.h5",
             stats=f"{RESULTS}/standardized/{{dataset}}_gene_stats.tsv",
         ),
-    params:
-        standardization=config["standardization"],
     log:
         f"{LOGS}/standardize/{{dataset}}.log",
     benchmark:
         f"{BENCH}/standardize/{{dataset}}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        standardization=config["standardization"],
     script:
         f"{SCRIPTS}/standardize.py"

@@ -63,13 +63,13 @@ for _name, (_outputs, _inputs, _params) in REPORT_RULES.items():
             unpack(_inputs),
         output:
             **_outputs,
-        params:
-            **_params,
         log:
             f"{LOGS}/{_job}.log",
         benchmark:
             f"{BENCH}/{_job}.tsv"
         conda:
             "../envs/report.yaml"
+        params:
+            **_params,
         script:
             f"{SCRIPTS}/report_rules.py"  # evaluated again when the job runs: no loop variable here

@@ -6,15 +6,15 @@ rule assign_splits:
         keep=f"{RESULTS}/dedup/geo_profiles.tsv",
     output:
         **recorded(assignment=ASSIGNMENT),
-    params:
-        splits=config["splits"],
-        seed=config["seed"],
     log:
         f"{LOGS}/assign_splits.log",
     benchmark:
         f"{BENCH}/assign_splits.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        splits=config["splits"],
+        seed=config["seed"],
     script:
         f"{SCRIPTS}/assign_splits.py"
 
@@ -40,14 +40,14 @@ rule partition_targets:
         train=TRAIN_SPLIT_FILE,
     output:
         **recorded(partition=PARTITION),
-    params:
-        partitions=config["partitions"],
-        seed=config["seed"],
     log:
         f"{LOGS}/partition_targets.log",
     benchmark:
         f"{BENCH}/partition_targets.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        partitions=config["partitions"],
+        seed=config["seed"],
     script:
         f"{SCRIPTS}/partition_targets.py"

@@ -17,15 +17,6 @@ rule train_dgex:
                 split=eval_splits(),
             ),
         ),
-    params:
-        dgex=dgex_training_settings,
-        seed=config["seed"],
-        checkpoint_dir=f"{RESULTS}/checkpoints/dgex/{{arch}}/part{{part}}",
-    resources:
-        gpu=1,
-        mem_mb=dgex_mem_mb,
-        runtime=dgex_runtime,
-    threads: train_threads()
     log:
         f"{LOGS}/train_dgex/{{arch}}_part{{part}}.log",
         epochs=f"{LOGS}/train_dgex/{{arch}}_part{{part}}.epochs.tsv",
@@ -33,6 +24,15 @@ rule train_dgex:
         f"{BENCH}/train_dgex/{{arch}}_part{{part}}.tsv"
     conda:
         "../envs/dgex.yaml"
+    threads: train_threads()
+    resources:
+        gpu=1,
+        mem_mb=dgex_mem_mb,
+        runtime=dgex_runtime,
+    params:
+        dgex=dgex_training_settings,
+        seed=config["seed"],
+        checkpoint_dir=f"{RESULTS}/checkpoints/dgex/{{arch}}/part{{part}}",
     script:
         f"{SCRIPTS}/train_dgex.py"
 
