@@ -168,7 +168,7 @@ def test_the_walk_finds_lazy_imports_where_they_are_reachable():
     assert {"tensorflow", "keras"} <= set(third_party_imports("find_major_weights.py"))
     assert "matplotlib" in third_party_imports("plot_major_weights.py")
     assert "psutil" in third_party_imports("train_dgex.py")
-    for script in ("make_demo_l1000.py", "deduplicate_geo.py", "fit_knn.py", "verify_results.py"):
+    for script in ("make_demo_l1000.py", "deduplicate_geo.py", "fit_baseline.py", "verify_results.py"):
         assert not {"tensorflow", "keras", "psutil", "matplotlib"} & set(third_party_imports(script)), script
 
 
