@@ -461,7 +461,7 @@ def interpretation_outputs():
     for arch in interpreted_architectures():
         out += [f"{RESULTS}/interpretation/{arch}/linear_fits.tsv"]
         out += [f"{RESULTS}/figures/linear_fits_{arch}.{ext}" for ext in ("png", "svg")]
-        if arch.startswith("h1x"):
+        if Architecture.parse(arch).layers == 1:  # major weights: one hidden layer only
             for p in range(n_parts()):
                 out += [f"{RESULTS}/interpretation/{arch}/part{p}/major_weights.tsv"]
                 out += [f"{RESULTS}/figures/major_weights_{arch}_part{p}.{ext}" for ext in ("png", "svg")]

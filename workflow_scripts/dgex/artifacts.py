@@ -21,11 +21,12 @@ from .layout import GEO_SPLITS
 PER_GENE_COLUMNS = ("gene", "mae", "pearson")
 
 
-def read_table(path: str | os.PathLike, columns: tuple[str, ...], what: str, ids: tuple[str, ...] = ()) -> pd.DataFrame:
+def read_table(path: str | os.PathLike, columns: tuple[str, ...], what: str, ids: tuple[str, ...] = (),
+               **read_options) -> pd.DataFrame:
     """A tab-separated table with at least `columns` (the `ids` columns as strings); errors name the file and `what`."""
     path = Path(path)
     try:
-        df = pd.read_csv(path, sep="\t", dtype={c: str for c in ids})
+        df = pd.read_csv(path, sep="\t", dtype={c: str for c in ids}, **read_options)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"{path}: cannot read the {what}: {exc}") from exc
     missing = [c for c in columns if c not in df.columns]
@@ -104,6 +105,24 @@ def read_per_gene(path: str | os.PathLike) -> pd.DataFrame:
     if not np.isfinite(df["mae"].to_numpy(np.float64)).all():
         raise InputError(f"{path}: column mae has missing or non-finite values")
     return df
+
+
+def read_linear_fits(path: str | os.PathLike) -> pd.DataFrame:
+    """compare_linear_fits' per-target table (gene, adjusted R^2 on the hidden layer and on the landmarks; n/a as NaN)."""
+    return read_table(path, ("gene", "adj_r2_hidden", "adj_r2_landmarks"), "linear fits table", ids=("gene",))
+
+
+def read_major_weights(edges: str | os.PathLike, units: str | os.PathLike,
+                       summary: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """find_major_weights' tables: the major weights (source names as written), the hidden units, and its summary."""
+    e = read_table(edges, ("layer", "source", "source_name"), "major weights table", ids=("source_name",),
+                   keep_default_na=False)
+    u = read_table(units, ("unit",), "hidden units table")
+    try:
+        s = json.loads(Path(summary).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{summary}: cannot read the major weights summary: {exc}") from exc
+    return e, u, s
 
 
 def read_history(path: str | os.PathLike) -> pd.DataFrame:
