@@ -80,6 +80,7 @@ def test_per_depth_learning_rate_is_validated(tmp_path):
 
 DAG_SCRIPT = """
 import json, sys
+from pathlib import Path
 from snakemake.api import SnakemakeApi
 from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings, WorkflowSettings
 snakefile, workdir, configfile = sys.argv[1:4]
