@@ -1,5 +1,5 @@
 # Quick start:  make run   (set up .venv and run the default workflow)
-#               make test  (set up .venv and run the tests)
+#               make test  (set up .venv, check lint and formatting (make lint), run the tests)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +8,7 @@ CORES  ?= all
 RUN    ?= $(shell sed -n 's/^run_name: *\([A-Za-z0-9_.-]*\).*/\1/p' config.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: setup run report test verify clean
+.PHONY: setup run report lint test verify clean
 
 setup: $(STAMP)
 
@@ -26,7 +26,11 @@ run: $(STAMP)
 report: $(STAMP)
 	$(BIN)/snakemake --profile profiles/default --cores 1 --report results/$(RUN)/report.html
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check Snakefile rules
+
+test: $(STAMP) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 verify: $(STAMP)

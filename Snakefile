@@ -29,7 +29,11 @@ include: "rules/verify.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
         inference_outputs,
-    default_target: True
+
+
+# Every script rule names its provenance record (dgex.rulekit): checked here, before any job runs.
+check_rule_contracts()

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 
-from dgex import baselines  # noqa: E402
+from dgex import baselines, knn, lasso, tuning  # noqa: E402
 
 METHODS = ["xty", "lr", "knn", "lr_l2", "sklearn_lr", "lr_l1"]
 
@@ -84,7 +84,7 @@ def child(method: str, args: argparse.Namespace) -> dict:
             np.save(Path(args.tmp) / "sklearn_lr.npy", model.predict(d["X_va"][: args.compare]).astype(np.float32))
         elif method == "lr_l2":
             P = baselines.training_products(d["X"], d["Y"])
-            curve, best = baselines.select_linear(baselines.ridge_path(P, grids["lr_l2_lambdas"]), validation)
+            curve, best = tuning.select_linear(baselines.ridge_path(P, grids["lr_l2_lambdas"]), validation)
             out["curve"] = curve.to_dict("list")
             out["chosen"] = {s: lam for s, (lam, _) in best.items()}
         elif method == "lr_l1":
@@ -94,15 +94,15 @@ def child(method: str, args: argparse.Namespace) -> dict:
             e = np.linalg.eigvalsh(P.G)
             out["condition_number"] = round(float(e[-1] / e[0]), 1)  # how hard the Lasso is (correlated landmarks)
             t0 += time.perf_counter() - t_eig  # left out of the time
-            path = baselines.lasso_path(P, grids["lr_l1_lambdas"], tol=grids["lr_l1_tol"], max_sweeps=grids["lr_l1_max_sweeps"])
-            curve, best = baselines.select_linear(path, validation)
+            path = lasso.lasso_path(P, grids["lr_l1_lambdas"], tol=grids["lr_l1_tol"], max_sweeps=grids["lr_l1_max_sweeps"])
+            curve, best = tuning.select_linear(path, validation)
             out["curve"] = curve.to_dict("list")
             out["chosen"] = {s: lam for s, (lam, _) in best.items()}
         elif method == "knn":
             ks = grids["knn_k"]
-            nb = baselines.knn_neighbors(d["X"], d["Y"], max(ks))
+            nb = knn.knn_neighbors(d["X"], d["Y"], max(ks))
             out["neighbors_s"] = time.perf_counter() - t0
-            curve, best = baselines.select_knn(nb, ks, validation)
+            curve, best = tuning.select_knn(nb, ks, validation)
             out["curve"] = curve.to_dict("list")
             out["chosen"] = best
         else:
@@ -136,7 +136,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dgex-bench-") as tmp:
         for m in methods:
             sizes = ["--profiles", args.profiles, "--landmarks", args.landmarks, "--targets", args.targets, "--validation",
-                     args.validation, "--rnaseq-validation", args.rnaseq_validation, "--compare", args.compare, "--threads", args.threads]
+                     args.validation, "--rnaseq-validation", args.rnaseq_validation, "--compare", args.compare, "--threads",
+                     args.threads]
             cmd = [sys.executable, __file__, "--child", m, "--tmp", tmp] + [str(a) for a in sizes]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
@@ -151,7 +152,8 @@ def main() -> None:
         if "lr" in results and "sklearn_lr" in results:
             a, b = np.load(Path(tmp) / "lr.npy"), np.load(Path(tmp) / "sklearn_lr.npy")
             rel = float(np.abs(a - b).max() / np.abs(b).max())
-            print(f"LR vs scikit-learn LinearRegression: {results['sklearn_lr']['fit_s'] / results['lr']['fit_s']:.1f}x faster fit, "
+            print(f"LR vs scikit-learn LinearRegression: "
+                  f"{results['sklearn_lr']['fit_s'] / results['lr']['fit_s']:.1f}x faster fit, "
                   f"largest prediction difference {rel:.2e} of the largest prediction ({args.compare} GEO-va profiles)")
     if "xty" in results:
         for m, r in results.items():

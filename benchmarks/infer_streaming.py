@@ -5,7 +5,8 @@ Reference figures measured in the same run: the resident memory of a process tha
 growth that streaming adds is visible), and the networks' own throughput on in-memory blocks (so the cost of reading,
 normalizing and writing is visible). Peak RSS must stay flat in the number of profiles.
 
-    flock /tmp/dgex-heavy.lock .venv/bin/python benchmarks/infer_streaming.py [--profiles 100000 400000] [--units 300] [--targets 2000]
+    flock /tmp/dgex-heavy.lock .venv/bin/python benchmarks/infer_streaming.py \
+        [--profiles 100000 400000] [--units 300] [--targets 2000]
 """
 from __future__ import annotations
 
@@ -39,15 +40,17 @@ def peak_rss_mb() -> float:
 
 def make_bundle(root: Path, units: int, n_targets: int, seed: int = 0) -> Path:
     """A bundle of two untrained 1-hidden-layer networks on 943 synthetic L1000 landmarks (weights do not change speed)."""
-    from dgex.dgex_model import Architecture, build_model, save_model
-    from dgex.infer import write_bundle
-    from dgex.io import GeneMap
+    from dgex.architecture import Architecture
+    from dgex.bundle import write_bundle
+    from dgex.network import build_model, save_model
+    from dgex.sources import GeneMap
 
     rng = np.random.default_rng(seed)
     probes = [f"{200000 + i}_at" for i in range(N_L1000)]
     ens = [f"ENSG{10_000_000 + i:011d}" for i in range(N_MODEL + n_targets)]
     lm = GeneMap([f"LM{i}" for i in range(N_MODEL)], ens[:N_MODEL], [[p] for p in probes[:N_MODEL]])
-    chip = pd.DataFrame({"probe_id": probes, "symbol": [f"LM{i}" for i in range(N_L1000)], "entrez_id": [str(1000 + i) for i in range(N_L1000)]})
+    chip = pd.DataFrame({"probe_id": probes, "symbol": [f"LM{i}" for i in range(N_L1000)],
+                         "entrez_id": [str(1000 + i) for i in range(N_L1000)]})
     part = np.arange(n_targets) % 2
     models = {}
     for p in (0, 1):
@@ -63,7 +66,7 @@ def make_bundle(root: Path, units: int, n_targets: int, seed: int = 0) -> Path:
 
 def make_input(path: Path, n: int, chunk: int = 20_000, seed: int = 1) -> None:
     """A synthetic Level-3-like GCTX (978 landmark probes x n profiles), written in chunks."""
-    from dgex.infer import GctxWriter
+    from dgex.gctx import GctxWriter
 
     rng = np.random.default_rng(seed)
     rids = [f"{200000 + i}_at" for i in range(N_L1000)]
@@ -81,7 +84,9 @@ def child(args) -> None:
     """One measured inference run; prints a JSON line."""
     import tensorflow as tf
 
-    from dgex.infer import InferenceSettings, Inferrer, infer_gctx, load_bundle
+    from dgex.bundle import load_bundle
+    from dgex.infer import InferenceSettings, infer_gctx
+    from dgex.inferrer import Inferrer
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     bundle = load_bundle(args.bundle)
@@ -99,7 +104,8 @@ def child(args) -> None:
     secs = time.perf_counter() - t
     print(json.dumps({"profiles": rep.n_profiles, "seconds": secs, "rate": rep.n_profiles / secs, "net_rate": net_rate,
                       "base_rss_mb": base_rss, "base_peak_mb": base_peak, "peak_rss_mb": peak_rss_mb(),
-                      "output_gb": Path(args.output).stat().st_size / 1e9, "rows_out": rep.n_measured_rows + rep.n_inferred_rows}))
+                      "output_gb": Path(args.output).stat().st_size / 1e9,
+                      "rows_out": rep.n_measured_rows + rep.n_inferred_rows}))
 
 
 def main() -> None:
@@ -119,7 +125,8 @@ def main() -> None:
         return child(args)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="dgex-infer-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {platform.node()}, {os.cpu_count()} CPU(s), {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(f"machine: {platform.node()}, {os.cpu_count()} CPU(s), {platform.processor() or platform.machine()}, Python "
+          f"{platform.python_version()}")
     print(f"networks: 943 -> {args.units} -> {args.targets // 2} (x2 parts); output rows 978 measured + {args.targets} inferred; "
           f"chunk {args.chunk} profiles; scratch {work}")
     try:
@@ -129,7 +136,8 @@ def main() -> None:
             inp, out = work / f"input_{n}.gctx", work / f"output_{n}.gctx"
             t = time.perf_counter()
             make_input(inp, n)
-            print(f"  wrote synthetic input of {n:,} profiles ({inp.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - t:.1f} s", flush=True)
+            print(f"  wrote synthetic input of {n:,} profiles ({inp.stat().st_size / 1e9:.2f} GB) in "
+                  f"{time.perf_counter() - t:.1f} s", flush=True)
             proc = subprocess.run([sys.executable, __file__, "--child", "--bundle", str(bundle), "--input", str(inp),
                                    "--output", str(out), "--chunk", str(args.chunk), "--threads", str(args.threads)],
                                   capture_output=True, text=True)
@@ -140,10 +148,12 @@ def main() -> None:
             inp.unlink()
             out.unlink()
         print()
-        print(f"{'profiles':>9} {'seconds':>8} {'profiles/s':>11} {'x nets alone':>12} {'peak RSS MB':>11} {'bundle-only RSS MB':>18} "
+        print(f"{'profiles':>9} {'seconds':>8} {'profiles/s':>11} {'x nets alone':>12} {'peak RSS MB':>11} "
+              f"{'bundle-only RSS MB':>18} "
               f"{'growth MB':>9} {'output GB':>9}")
         for r in results:
-            print(f"{r['profiles']:>9,} {r['seconds']:>8.1f} {r['rate']:>11,.0f} {r['rate'] / r['net_rate']:>12.2f} {r['peak_rss_mb']:>11.0f} "
+            print(f"{r['profiles']:>9,} {r['seconds']:>8.1f} {r['rate']:>11,.0f} {r['rate'] / r['net_rate']:>12.2f} "
+                  f"{r['peak_rss_mb']:>11.0f} "
                   f"{r['base_rss_mb']:>18.0f} {r['peak_rss_mb'] - r['base_rss_mb']:>9.0f} {r['output_gb']:>9.2f}")
         if len(results) >= 2:
             a, b = results[0], results[-1]

@@ -88,7 +88,7 @@ def write_gctx_streamed(path: Path, n_profiles: int, probe_ids: list[str], sampl
 def make_sources(out: Path, n_profiles: int, n_probes: int, n_gtex: int, n_gtex_rows: int, n_g1000: int,
                  n_g1000_rows: int, seed: int = 0) -> dict:
     """Write the synthetic sources; return their paths and the expected number of profiles left by deduplication."""
-    from dgex.io import GeneMap, write_gene_map
+    from dgex.sources import GeneMap, write_gene_map
 
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -106,8 +106,8 @@ def make_sources(out: Path, n_profiles: int, n_probes: int, n_gtex: int, n_gtex_
     lm_ens = ens[:N_LM]
     tg_ens = ens[N_LM : N_LM + N_TG]
     shared_t = rng.choice(N_TG, N_SHARED, replace=False)
-    for t, l in zip(shared_t, rng.choice(N_LM, N_SHARED, replace=False)):
-        tg_ens[t] = lm_ens[l]
+    for t, lm in zip(shared_t, rng.choice(N_LM, N_SHARED, replace=False)):
+        tg_ens[t] = lm_ens[lm]
     write_gene_map(out / "map_lm.txt", GeneMap([f"L{i}" for i in range(N_LM)], lm_ens, lm_probes))
     write_gene_map(out / "map_tg.txt", GeneMap([f"T{i}" for i in range(N_TG)], tg_ens, tg_probes))
 
@@ -140,7 +140,7 @@ def make_sources(out: Path, n_profiles: int, n_probes: int, n_gtex: int, n_gtex_
         vals = np.exp2(rng.normal(2, 2, (n_samples, len(ids))).astype(np.float32)) - 1
         return [f"{e}.{rng.integers(1, 20)}" for e in ids], np.maximum(vals, 0).astype(np.float32)
 
-    from dgex.io import Gct, write_gct
+    from dgex.gctx import Gct, write_gct
 
     rids, vals = rnaseq(n_gtex_rows, n_gtex)
     gtex_ids = [f"GTEX-{i:05X}-0001-SM-{i:04X}" for i in range(n_gtex)]

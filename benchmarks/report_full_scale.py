@@ -26,12 +26,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 
 from dgex import figures as F  # noqa: E402
+from dgex import comparisons as C  # noqa: E402
+from dgex import render as R  # noqa: E402
+from dgex import selection as S  # noqa: E402
 from dgex import tables as T  # noqa: E402
+from dgex.architecture import Architecture  # noqa: E402
 from dgex.io import write_text, write_tsv  # noqa: E402
+from dgex.layout import VALIDATION_OF  # noqa: E402
 
 SPLITS = ["geo_va", "geo_te", "g1000_va", "gtex_te"]
 BASELINES = ["lr", "lr_l1", "lr_l2", "knn"]
-GRID = [(l, u, d) for l in (1, 2, 3) for u in (3000, 6000, 9000) for d in (0, 10, 25)]
+GRID = [(h, u, d) for h in (1, 2, 3) for u in (3000, 6000, 9000) for d in (0, 10, 25)]
 
 
 def make_inputs(root: Path, n_genes: int, epochs: int, seed: int = 0) -> None:
@@ -39,7 +44,7 @@ def make_inputs(root: Path, n_genes: int, epochs: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     genes = [f"ENSG{i:011d}" for i in range(n_genes)]
     difficulty = rng.gamma(6.0, 0.055, n_genes)
-    methods = BASELINES + [f"dgex_h{l}x{u}_d{d:02d}" for l, u, d in GRID]
+    methods = BASELINES + [f"dgex_h{h}x{u}_d{d:02d}" for h, u, d in GRID]
     for split in SPLITS:
         shift = 1.25 if split in ("g1000_va", "gtex_te") else 1.0
         for i, m in enumerate(methods):
@@ -52,19 +57,20 @@ def make_inputs(root: Path, n_genes: int, epochs: int, seed: int = 0) -> None:
     part = np.arange(n_genes) % 2
     pd.DataFrame({"gene": genes, "part": part}).to_csv(root / "targets.tsv", sep="\t", index=False)
     e = np.arange(1, epochs + 1)
-    for l, u, d in GRID:
+    for n_layers, u, d in GRID:
         for p in (0, 1):
             h = {"epoch": e, "learning_rate": 5e-4}
             for split in SPLITS:
                 h[f"{split}_mae"] = 0.32 + 0.3 * np.exp(-e / 30) + (0.0004 * e if d == 0 else 0.0)
-            out = root / "models" / f"h{l}x{u}_d{d:02d}" / f"part{p}" / "history.tsv"
+            out = root / "models" / f"h{n_layers}x{u}_d{d:02d}" / f"part{p}" / "history.tsv"
             out.parent.mkdir(parents=True, exist_ok=True)
             pd.DataFrame(h).to_csv(out, sep="\t", index=False)
 
 
 def evals(root: Path, split: str) -> list[str]:
     """The per-gene table paths of every method on a split, baselines first (as the workflow lists them)."""
-    return [str(root / "evaluation" / m / f"{split}.tsv") for m in BASELINES + [f"dgex_h{l}x{u}_d{d:02d}" for l, u, d in GRID]]
+    dgex = [f"dgex_h{h}x{u}_d{d:02d}" for h, u, d in GRID]
+    return [str(root / "evaluation" / m / f"{split}.tsv") for m in BASELINES + dgex]
 
 
 def timed(label: str, fn, results: list) -> None:
@@ -87,55 +93,57 @@ def main() -> None:
         print(f"inputs: {args.genes:,} genes x {len(BASELINES) + len(GRID)} methods x {len(SPLITS)} splits, "
               f"{len(GRID)} x 2 histories of {args.epochs} epochs, written in {time.perf_counter() - t0:.1f} s")
         res: list[tuple[str, float, float]] = []
-        timed("reference: read every per-gene table once", lambda: [pd.read_csv(p, sep="\t") for s in SPLITS for p in evals(root, s)], res)
+        timed("reference: read every per-gene table once",
+              lambda: [pd.read_csv(p, sep="\t") for s in SPLITS for p in evals(root, s)], res)
         ref = res[0][2]
 
         def summary_tables():
-            for s, v in T.VALIDATION_OF.items():
-                df = T.summary(T.load_per_gene(evals(root, s)), T.load_per_gene(evals(root, v)))
+            for s, v in VALIDATION_OF.items():
+                df = C.summary(S.load_per_gene(evals(root, s)), S.load_per_gene(evals(root, v)))
                 doc = T.summary_document(df, s, 4, 2)
                 write_tsv(out / f"summary_{s}.tsv", df, float_format="%.8g")
-                write_text(out / f"summary_{s}.md", T.to_markdown(doc))
-                write_text(out / f"summary_{s}.html", T.to_html(doc))
+                write_text(out / f"summary_{s}.md", R.to_markdown(doc))
+                write_text(out / f"summary_{s}.html", R.to_html(doc))
 
         def dropout_tables():
             for s in SPLITS:
-                df = T.dropout_table(T.load_per_gene(evals(root, s)))
-                write_text(out / f"dropout_{s}.html", T.to_html(T.dropout_document(df, s, 4)))
+                df = C.dropout_table(S.load_per_gene(evals(root, s)))
+                write_text(out / f"dropout_{s}.html", R.to_html(T.dropout_document(df, s, 4)))
 
         def improvement():
-            tests = {s: T.load_per_gene(evals(root, s)) for s in T.VALIDATION_OF}
-            vals = {s: T.load_per_gene(evals(root, v)) for s, v in T.VALIDATION_OF.items()}
-            write_text(out / "improvement.html", T.to_html(T.improvement_document(T.improvement_table(tests, vals), 4, 2)))
+            tests = {s: S.load_per_gene(evals(root, s)) for s in VALIDATION_OF}
+            vals = {s: S.load_per_gene(evals(root, v)) for s, v in VALIDATION_OF.items()}
+            write_text(out / "improvement.html", R.to_html(T.improvement_document(C.improvement_table(tests, vals), 4, 2)))
 
         def pearson():
-            df = T.pearson_table({s: T.load_per_gene(evals(root, s)) for s in T.VALIDATION_OF})
-            write_text(out / "pearson.html", T.to_html(T.pearson_document(df, 4)))
+            df = C.pearson_table({s: S.load_per_gene(evals(root, s)) for s in VALIDATION_OF})
+            write_text(out / "pearson.html", R.to_html(T.pearson_document(df, 4)))
 
         def fig(kind: str):
             def draw():
                 s, v = "gtex_te", "g1000_va"
-                test = T.load_per_gene(evals(root, s))
-                sel = T.select_dgex(T.load_per_gene(evals(root, v)))
-                ov = T.overall(test)
+                test = S.load_per_gene(evals(root, s))
+                sel = S.select_dgex(S.load_per_gene(evals(root, v)))
+                ov = S.overall(test)
                 refs = F.baseline_references(ov, ["lr"], {})
                 if kind == "architecture":
-                    f = F.architecture_figure(ov[T.is_dgex(ov["method"])], refs, "Fig. 1", "viridis", sel)
+                    f = F.architecture_figure(ov[S.dgex_mask(ov["method"])], refs, "Fig. 1", "viridis", sel)
                 elif kind == "density":
-                    f = F.density_figure([(T.method_label(m), test[m]["mae"].to_numpy(), F.method_color(m, {}))
+                    f = F.density_figure([(S.method_label(m), test[m]["mae"].to_numpy(), F.method_color(m, {}))
                                           for m in ("lr", "knn", sel)], "Fig. 2")
                 elif kind == "scatter":
-                    f = F.scatter_figure(test[sel]["mae"].to_numpy(), T.method_label(sel),
-                                         [(T.method_label(m), test[m]["mae"].to_numpy(), F.method_color(m, {})) for m in ("lr", "knn")],
+                    f = F.scatter_figure(test[sel]["mae"].to_numpy(), S.method_label(sel),
+                                         [(S.method_label(m), test[m]["mae"].to_numpy(), F.method_color(m, {}))
+                                          for m in ("lr", "knn")],
                                          "Fig. 4", 4)
                 else:
                     sizes = pd.read_csv(root / "targets.tsv", sep="\t")["part"].value_counts().to_dict()
-                    a = T.parse_dgex(sel)
+                    a = Architecture.from_method(sel)
                     curves = []
                     for d in (0, 10, 25):
                         arch = f"h{a.layers}x{a.units}_d{d:02d}"
                         hs = {p: pd.read_csv(root / "models" / arch / f"part{p}" / "history.tsv", sep="\t") for p in (0, 1)}
-                        curves.append((T.method_label(f"dgex_{arch}"), T.overall_error_per_epoch(hs, sizes, s)))
+                        curves.append((S.method_label(f"dgex_{arch}"), C.overall_error_per_epoch(hs, sizes, s)))
                     f = F.epoch_figure(curves, refs, "Fig. 5", "viridis", "GTEx-te overall error")
                 F.save_figure(f, out / f"{kind}.png", out / f"{kind}.svg", 150)
             return draw

@@ -80,7 +80,9 @@ def trainer_rate(arch_name: str, n_in: int, n_out: int, steps: int, batch: int, 
     """(profiles/s, seconds) of the workflow's Trainer over `steps` SGD steps (one epoch of steps x batch profiles)."""
     import tempfile
 
-    from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings
+    from dgex.architecture import Architecture
+    from dgex.trainer import Trainer
+    from dgex.training import EvalSet, TrainSettings
 
     rng = np.random.default_rng(1)
     X = rng.standard_normal((steps * batch, n_in), dtype=np.float32)
@@ -101,7 +103,8 @@ def keras_fit_rate(arch_name: str, n_in: int, n_out: int, steps: int, batch: int
     """(profiles/s, seconds) of a plain Keras `fit` of the same network (SGD, momentum 0.5, batch 200)."""
     import keras
 
-    from dgex.dgex_model import Architecture, build_model
+    from dgex.architecture import Architecture
+    from dgex.network import build_model
 
     rng = np.random.default_rng(1)
     X = rng.standard_normal((steps * batch, n_in), dtype=np.float32)
@@ -132,7 +135,7 @@ def main() -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(a.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from dgex.dgex_model import Architecture, layer_sizes, parameter_count
+    from dgex.architecture import Architecture, layer_sizes, parameter_count
 
     archs = a.archs.split(",")
     steps = [int(s) for s in a.steps.split(",")]
@@ -140,15 +143,20 @@ def main() -> None:
     jits = {"both": [False, True], "on": [True], "off": [False]}[a.jit]
     print(f"# {os.cpu_count()} CPUs, {cpu_model()}, TensorFlow {tf.__version__}, NumPy {np.__version__}, GPUs: "
           f"{len(tf.config.list_physical_devices('GPU'))}; batch {a.batch}, {a.landmarks} landmarks -> {a.targets} targets")
-    print(f"{'network':<13} {'variant':<14} {'params':>12} {'profiles/s':>11} {'GFLOP/s':>8} {'NumPy GFLOP/s':>14} {'% of NumPy':>10} {'TF MatMul GFLOP/s':>17} {'% of TF MatMul':>14}")
+    print(f"{'network':<13} {'variant':<14} {'params':>12} {'profiles/s':>11} {'GFLOP/s':>8} {'NumPy GFLOP/s':>14} "
+          f"{'% of NumPy':>10} {'TF MatMul GFLOP/s':>17} {'% of TF MatMul':>14}")
     for arch_name, n_steps in zip(archs, steps):
         arch = Architecture.parse(arch_name)
         sizes = layer_sizes(a.landmarks, a.targets, arch)
         P = parameter_count(a.landmarks, a.targets, arch)
-        variants = [("trainer" + ("+xla" if j else ""), lambda j=j: trainer_rate(arch_name, a.landmarks, a.targets, n_steps, a.batch, j))
+        variants = [("trainer" + ("+xla" if j else ""),
+                     lambda j=j, arch_name=arch_name, n_steps=n_steps: trainer_rate(arch_name, a.landmarks, a.targets, n_steps,
+                                                                                    a.batch, j))
                     for j in jits]
         if a.keras_fit:
-            variants.insert(0, ("keras fit", lambda: keras_fit_rate(arch_name, a.landmarks, a.targets, n_steps, a.batch)))
+            variants.insert(0, ("keras fit", lambda arch_name=arch_name, n_steps=n_steps: keras_fit_rate(arch_name, a.landmarks,
+                                                                                                          a.targets, n_steps,
+                                                                                                          a.batch)))
         for label, fn in variants:
             ref_before, tf_before = numpy_rate(sizes, a.batch), tf_matmul_rate(sizes, a.batch)
             rate, sec = fn()

@@ -1,25 +1,33 @@
 # Helpers shared by the rules: config validation, paths, and the named input functions.
 
-import itertools
 import json
 import math
 import sys
 import warnings
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 import yaml
 from snakemake.utils import validate
 
+sys.path.insert(0, f"{workflow.basedir}/workflow_scripts")  # the workflow's own dgex library, before any installed one
+
+from dgex import layout, rulekit
+from dgex.architecture import NAME_PATTERN, RESOURCE_MARGIN, Architecture, TrainingJob, grid
+from dgex.artifacts import part_genes, read_partition
+from dgex.dedup import check_n_clusters  # the library's own size checks also run at DAG time
+from dgex.gctx import gctx_shape
+from dgex.io import InputError
+from dgex.splits import split_sizes
+from dgex.training import training_params
+
 SCHEMA = Path(workflow.current_basedir) / "../schemas/config.schema.yaml"
+PATH_SEPARATORS = "\\/"  # not written as "/" alone: snakemake --lint takes that for an absolute path
 RUN_NAME_RULE = "a plain folder name under results/: letters, digits, '_', '-', '.', not only dots, no separators"
 
 
 def check_run_name(name):
     """Refuse a run_name that is not one folder under results/ ('..' escapes it, '.' is results/ itself)."""
-    # a separator (POSIX or Windows) makes `name` differ from its own last component
-    if isinstance(name, str) and (
-        not name.strip(".") or name != PurePosixPath(name).name or name != PureWindowsPath(name).name
-    ):
+    if isinstance(name, str) and (not name.strip(".") or any(sep in name for sep in PATH_SEPARATORS)):
         raise ValueError(f"run_name: {name!r} is not {RUN_NAME_RULE}")
 
 
@@ -46,20 +54,21 @@ check_run_name(config.get("run_name"))
 validate(config, schema=str(SCHEMA))
 _floats = list(float_integers(config, yaml.safe_load(SCHEMA.read_text())))
 if _floats:
-    raise ValueError("these settings must be integers, written without a decimal point: "
-                     + ", ".join(f"{k}: {v!r} (write {int(v)})" for k, v in _floats))
-
-# the library's own size checks also run at DAG time, whatever environment Snakemake itself runs in
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
-from dgex.dedup import check_n_clusters
-from dgex.io import InputError, gctx_shape
-from dgex.splits import split_sizes
+    raise ValueError(
+        "these settings must be integers, written without a decimal point: "
+        + ", ".join(f"{k}: {v!r} (write {int(v)})" for k, v in _floats)
+    )
 
 
 RESULTS = f"results/{config['run_name']}"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 SCRIPTS = "../workflow_scripts"
+# files that several rules read (each through one checked reader of dgex.artifacts or dgex.matrix)
+ASSIGNMENT = f"{RESULTS}/splits/assignment.tsv"
+PARTITION = f"{RESULTS}/partitions/targets.tsv"
+TRAIN_SPLIT_FILE = f"{RESULTS}/splits/{layout.TRAIN_SPLIT}.h5"
+GENE_STATS = f"{RESULTS}/standardized/geo_gene_stats.tsv"
 
 RAW_FILES = {
     "geo": "geo.gctx",
@@ -68,22 +77,13 @@ RAW_FILES = {
     "map_lm": "map_lm.txt",
     "map_tg": "map_tg.txt",
 }
-RNASEQ_DATASETS = ["g1000", "gtex"]
 DOWNLOAD_SOURCES = ["geo", "gtex", "g1000", "map_lm", "map_tg"]
-# evaluation split -> (dataset it comes from, the D-GEX model selected for it)
-EVAL_SPLITS = {
-    "geo_va": "geo",
-    "geo_te": "geo",
-    "g1000_va": "rnaseq",
-    "gtex_te": "rnaseq",
-}
-TEST_SPLITS = {"geo_te": "geo_va", "gtex_te": "g1000_va"}
 
 
 wildcard_constraints:
-    dataset="geo|gtex|g1000",
-    split="geo_tr|geo_va|geo_te|g1000_va|gtex_te",
-    arch=r"h\d+x\d+_d\d+",
+    dataset="|".join(layout.DATASETS),
+    split="|".join(layout.SPLITS),
+    arch=NAME_PATTERN,
     part=r"\d+",
     method=r"[a-z0-9_]+",
 
@@ -109,64 +109,25 @@ def download_mirrors():
     return [m] if isinstance(m, str) else list(m)
 
 
-def datasets():
-    """The datasets of this run: GEO, plus the RNA-Seq sets unless data.rnaseq is false."""
-    return ["geo"] + (RNASEQ_DATASETS if config["data"]["rnaseq"] else [])
-
-
-def splits():
-    """Every split file this run writes."""
-    return ["geo_tr", "geo_va", "geo_te"] + (["g1000_va", "gtex_te"] if config["data"]["rnaseq"] else [])
-
-
 def eval_splits():
     """The validation and test splits on which methods are scored."""
-    return [s for s in EVAL_SPLITS if s in splits()]
+    return layout.eval_splits(config["data"]["rnaseq"])
 
 
 def test_splits():
     """The test splits that tables and figures report."""
-    return [s for s in TEST_SPLITS if s in splits()]
-
-
-def parse_architecture(name):
-    """(layers, units, dropout) of an architecture name like h1x3000_d10."""
-    shape, dropout = name[1:].split("_d")
-    layers, units = shape.split("x")
-    return int(layers), int(units), int(dropout) / 100
+    return layout.test_splits(config["data"]["rnaseq"])
 
 
 def architectures():
     """Every architecture of the configured grid, as wildcard names like h1x3000_d10."""
     d = config["dgex"]
-    names = []
-    for layers, units, dropout in itertools.product(d["layers"], d["units"], d["dropout"]):
-        if abs(dropout * 100 - round(dropout * 100)) > 1e-9:
-            raise ValueError(f"dgex.dropout: {dropout} must be a whole percent (0.1, 0.25, ...): it names the job, e.g. _d25")
-        names.append(f"h{layers}x{units}_d{int(round(dropout * 100)):02d}")
-    return names
-
-
-# dgex settings that say where and how to run, not what to compute: changing them does not retrain
-DGEX_RUN_OPTIONS = ("distribute", "memory_limit_gb", "gpus", "gpu_pool_dir")
-# the architecture grid: each training job gets its own architecture (its wildcard), not the grid
-DGEX_GRID = ("layers", "units", "dropout")
-
-
-def dgex_learning_rate(layers):
-    """dgex.learning_rate of a network with `layers` hidden layers: the number, the list's entry for that depth (its
-    last for deeper ones), or null (the trainer's default: the paper's 5e-4 for one hidden layer, 3e-4 for more)."""
-    lr = config["dgex"]["learning_rate"]
-    return float(lr[min(layers, len(lr)) - 1]) if isinstance(lr, list) else lr
+    return [a.name for a in grid(d["layers"], d["units"], d["dropout"])]
 
 
 def dgex_training_settings(wildcards):
-    """One training job's params: its own architecture, and the training settings with the learning rate of its depth
-    (not the grid, not run options), so an edit reruns exactly the jobs it changes."""
-    layers, units, dropout = parse_architecture(wildcards.arch)
-    settings = {k: v for k, v in config["dgex"].items() if k not in DGEX_RUN_OPTIONS + DGEX_GRID}
-    settings["learning_rate"] = dgex_learning_rate(layers)
-    return settings | {"architecture": {"layers": layers, "units": units, "dropout": dropout}}
+    """One training job's params: its own architecture and the training settings (not the grid, not run options)."""
+    return training_params(config["dgex"], Architecture.parse(wildcards.arch))
 
 
 def train_threads():
@@ -187,14 +148,21 @@ def methods():
     return list(config["baselines"]["methods"]) + [f"dgex_{a}" for a in architectures()]
 
 
-def rule_params(section):
-    """A config section, as passed to a rule's params (edits rerun exactly the rules that use it)."""
-    return config[section]
-
-
 def rule_settings(section, *keys):
     """The named settings of a config section, as a rule's params (an edit of another setting reruns nothing)."""
     return {k: config[section][k] for k in keys}
+
+
+def recorded(record=None, **outputs):
+    """A script rule's outputs and its provenance record (dgex.rulekit's contract), by default `<first output>.prov.json`."""
+    return outputs | {"provenance": record or f"{next(iter(outputs.values()))}.prov.json"}
+
+
+def check_rule_contracts():
+    """Fail before any job runs when a rule breaks the contract of dgex.rulekit (called at the end of the Snakefile)."""
+    problems = rulekit.contract_problems(workflow.rules)
+    if problems:
+        raise ValueError("\n".join(problems))
 
 
 # ---- Settings the schema cannot check alone, checked when the DAG is built (not after hours of training).
@@ -216,10 +184,10 @@ def check_figure_and_table_settings():
     if f["colormap"] not in matplotlib.colormaps:
         names = sorted(c for c in matplotlib.colormaps if not c.endswith("_r"))
         errors.append(f"figures.colormap: {f['colormap']!r} is not a matplotlib colormap; one of {names} (or one with _r)")
-    grid = [f"{layers}x{units}" for layers, units in itertools.product(d["layers"], d["units"])]
-    unknown = [a for a in f["architectures"] if a not in grid]
+    shapes = list(dict.fromkeys(a.shape for a in grid(d["layers"], d["units"], d["dropout"])))
+    unknown = [a for a in f["architectures"] if a not in shapes]
     if unknown:
-        errors.append(f"figures.architectures: {unknown} not in the dgex grid (layers x units: {grid})")
+        errors.append(f"figures.architectures: {unknown} not in the dgex grid (layers x units: {shapes})")
     rates = sorted({round(r * 100) for r in d["dropout"]})
     if config["tables"]["dropout"] is not None and round(config["tables"]["dropout"] * 100) not in rates:
         errors.append(f"tables.dropout: {config['tables']['dropout']} is not a rate of dgex.dropout {d['dropout']}")
@@ -235,9 +203,11 @@ def check_download_folders():
         mirror = Path(m).expanduser().resolve()
         if folder == mirror or folder.is_relative_to(mirror) or mirror.is_relative_to(folder):
             how = "is" if folder == mirror else "lies inside" if folder.is_relative_to(mirror) else "contains"
-            raise ValueError(f"data.download.dir {given!r} ({folder}) {how} the mirror folder {m!r} of data.download.mirror: "
-                             "Snakemake deletes a rule's outputs before it reruns, which would delete the mirror's files; "
-                             "use a separate download folder")
+            raise ValueError(
+                f"data.download.dir {given!r} ({folder}) {how} the mirror folder {m!r} of data.download.mirror: "
+                "Snakemake deletes a rule's outputs before it reruns, which would delete the mirror's files; "
+                "use a separate download folder"
+            )
 
 
 check_figure_and_table_settings()
@@ -256,7 +226,7 @@ def qnorm_data_input(wildcards):
 
 def split_input(wildcards):
     """The standardized dataset a split is cut from."""
-    return f"{RESULTS}/standardized/{wildcards.split.split('_')[0]}.h5"
+    return f"{RESULTS}/standardized/{layout.dataset_of(wildcards.split)}.h5"
 
 
 def train_eval_inputs(wildcards):
@@ -269,6 +239,15 @@ def dgex_part_predictions(wildcards):
     return expand(f"{RESULTS}/models/dgex/{wildcards.arch}/part{{part}}/pred_{wildcards.split}.h5", part=range(n_parts()))
 
 
+def tuned_baseline_outputs(method):
+    """A tuned baseline's validation curve, chosen hyper-parameters, predictions on every evaluation split, and record."""
+    return recorded(
+        curve=f"{RESULTS}/models/{method}/validation_curve.tsv",
+        chosen=f"{RESULTS}/models/{method}/chosen.json",
+        predictions=expand(f"{RESULTS}/predictions/{method}/{{split}}.h5", split=eval_splits()),
+    )
+
+
 def evaluation_files(split):
     """Per-gene evaluation tables of every method on one split."""
     return expand(f"{RESULTS}/evaluation/{{method}}/{split}.tsv", method=methods())
@@ -278,18 +257,33 @@ def summary_inputs(wildcards):
     """Per-gene evaluations of every method on a test split and on its validation split."""
     return {
         "test": evaluation_files(wildcards.split),
-        "validation": evaluation_files(TEST_SPLITS[wildcards.split]),
+        "validation": evaluation_files(layout.VALIDATION_OF[wildcards.split]),
     }
 
 
 def dropout_table_inputs(wildcards):
-    """Per-gene evaluations of every method on the split of a supplementary (every dropout) table."""
-    return evaluation_files(wildcards.split)
+    """Per-gene evaluations of every method on the split of a supplementary (every dropout) table; baseline solutions."""
+    return {"per_gene": evaluation_files(wildcards.split), "solutions": baseline_solutions()}
+
+
+def summary_table_inputs(wildcards):
+    """Table 1/2: the summary's evaluations, how the baselines were solved, and the gene roles (the paper's gene set?)."""
+    return summary_inputs(wildcards) | {"solutions": baseline_solutions(), "genes": GENE_STATS}
+
+
+def improvement_table_inputs(wildcards):
+    """The improvement table's evaluations, how the baselines were solved, and the gene roles (the paper's gene set?)."""
+    return improvement_inputs(wildcards) | {"solutions": baseline_solutions(), "genes": GENE_STATS}
+
+
+def pearson_table_inputs(wildcards):
+    """The Pearson table's evaluations and how the baselines were solved."""
+    return pearson_inputs(wildcards) | {"solutions": baseline_solutions()}
 
 
 def improvement_inputs(wildcards):
     """Per-gene evaluations of every method on each test split and its validation split, keyed by split."""
-    keys = test_splits() + [TEST_SPLITS[s] for s in test_splits()]
+    keys = test_splits() + [layout.VALIDATION_OF[s] for s in test_splits()]
     return {s: evaluation_files(s) for s in keys}
 
 
@@ -306,19 +300,40 @@ def pearson_inputs(wildcards):
 def epoch_curve_inputs(wildcards):
     """Evaluations (selection, baselines), the target partition and every D-GEX training history, for Fig. 5."""
     return summary_inputs(wildcards) | {
-        "partition": f"{RESULTS}/partitions/targets.tsv",
+        "partition": PARTITION,
         "histories": expand(
             f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/history.tsv", arch=architectures(), part=range(n_parts())
         ),
     }
 
 
-REPORT_SPLIT_NAMES = {"geo_va": "GEO validation", "geo_te": "GEO test", "g1000_va": "1000G validation", "gtex_te": "GTEx test"}
-
-
 def report_split_subcategory(wildcards):
     """Report subcategory of a per-split table or figure, e.g. 'GEO test (geo_te)'."""
-    return f"{REPORT_SPLIT_NAMES[wildcards.split]} ({wildcards.split})"
+    return f"{layout.SPLIT_TITLES[wildcards.split]} ({wildcards.split})"
+
+
+def table_outputs(table, category, subcategory):
+    """TSV, Markdown and HTML (in the report, captioned by report/<kind>_table.rst) of tables/<table>, and its record."""
+    caption = f"../report/{table.removesuffix('_{split}')}_table.rst"
+    html = report(f"{RESULTS}/tables/{table}.html", category=category, subcategory=subcategory, caption=caption)
+    return recorded(tsv=f"{RESULTS}/tables/{table}.tsv", md=f"{RESULTS}/tables/{table}.md", html=html)
+
+
+def figure_outputs(name, caption, category="Figures", subcategory=report_split_subcategory):
+    """PNG (in the report, captioned by report/<caption>.rst) and SVG of figures/<name>, and its record."""
+    png = f"{RESULTS}/figures/{name}.png"
+    shown = report(png, category=category, subcategory=subcategory, caption=f"../report/{caption}.rst")
+    return recorded(png=shown, svg=png.removesuffix(".png") + ".svg")
+
+
+def table_settings(*keys):
+    """The params of a table rule: the config.tables settings it reads."""
+    return {"tables": rule_settings("tables", *keys)}
+
+
+def figure_settings(*keys):
+    """The params of a figure rule: the config.figures settings it reads."""
+    return {"figures": rule_settings("figures", *keys)}
 
 
 def final_outputs():
@@ -360,17 +375,13 @@ check_data_size()
 
 # ---- Job resources: memory (MB) and wall time (minutes) that cluster schedulers reserve (README, "Running on a cluster").
 # Evaluated when a job is ready, from its real input files; `attempt` grows them when Snakemake retries a job.
+# The D-GEX model (parameter count, memory, runtime) is dgex.architecture's.
 # `input.size_mb` (profiles/default, Snakemake's own disk default) cannot be evaluated inside Snakemake's running event
 # loop (`--report` renders captions there): Snakemake then gives <TBD> as intended, but first builds the coroutine that
 # would sum the sizes and leaves it unawaited, a RuntimeWarning per job. Only that message is silenced (docs/upstream.md).
 warnings.filterwarnings(
     "ignore", r"coroutine 'InputFiles\._predicated_size_files\.<locals>\.sizes' was never awaited", RuntimeWarning
 )
-
-TRAIN_BASE_MB = 3000  # Python, NumPy, TensorFlow (+ CUDA) of one training process
-TRAIN_BASE_MIN = 10  # start-up, model selection, saving models and predictions
-TRAIN_FLOPS = 2.0e12  # float32 FLOP/s assumed sustained by one GPU at batch size 200 (conservative)
-RESOURCE_MARGIN = 1.3  # safety factor on every estimate
 
 
 def matrix_shape(path):
@@ -383,36 +394,22 @@ def matrix_shape(path):
         return int(n_rows), int(n_genes), int(f.attrs["n_landmarks"])
 
 
-def dgex_job_size(wildcards, input):
-    """(parameters, training profiles, evaluated profiles, targets) of one D-GEX training job, from its inputs."""
-    import csv
-
-    layers, units, _ = parse_architecture(wildcards.arch)
+def dgex_training_job(wildcards, input):
+    """The sizes of one D-GEX training job (architecture, landmarks, part targets, profiles), from its inputs."""
     n_train, _, n_in = matrix_shape(input.train)
-    with open(input.partition, newline="") as fh:
-        n_out = sum(1 for row in csv.DictReader(fh, delimiter="\t") if row["part"] == wildcards.part)
-    widths = [n_in] + [units] * layers + [n_out]
-    n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    n_out = len(part_genes(read_partition(input.partition), int(wildcards.part)))
     n_eval = min(config["dgex"]["monitor_size"], n_train) + sum(matrix_shape(input[s])[0] for s in eval_splits())
-    return n_params, n_train, n_eval, n_out
+    return TrainingJob(Architecture.parse(wildcards.arch), n_in, n_out, n_train, n_eval)
 
 
 def dgex_mem_mb(wildcards, input, attempt):
     """Host memory of a D-GEX training job: runtime, loaded matrices, device copies of its data, model state."""
-    n_params, n_train, n_eval, n_out = dgex_job_size(wildcards, input)
-    n_in = matrix_shape(input.train)[2]
-    data = 2 * 4 * (n_train + n_eval) * (n_in + n_out)  # landmark/target copies in NumPy and in TensorFlow
-    model = 7 * 4 * n_params  # weights, momentum, gradients, two best models, checkpoint, save buffer
-    need = TRAIN_BASE_MB + input.size_mb + (data + model) / 2**20
-    return int(math.ceil(need * RESOURCE_MARGIN * attempt / 100) * 100)
+    return dgex_training_job(wildcards, input).host_memory_mb(input.size_mb, attempt)
 
 
 def dgex_runtime(wildcards, input, attempt):
-    """Wall time of a D-GEX training job: its epochs' SGD (6 FLOPs per parameter and profile) and evaluations."""
-    n_params, n_train, n_eval, _ = dgex_job_size(wildcards, input)
-    epoch_s = (6 * n_params * n_train + 2 * n_params * n_eval) / TRAIN_FLOPS
-    minutes = TRAIN_BASE_MIN + config["dgex"]["epochs"] * epoch_s / 60
-    return int(math.ceil(minutes * RESOURCE_MARGIN * attempt))
+    """Wall time of a D-GEX training job: its epochs' SGD and evaluations."""
+    return dgex_training_job(wildcards, input).runtime_min(config["dgex"]["epochs"], attempt)
 
 
 def data_mem_mb(wildcards, input, attempt):
@@ -464,21 +461,17 @@ def interpretation_outputs():
     for arch in interpreted_architectures():
         out += [f"{RESULTS}/interpretation/{arch}/linear_fits.tsv"]
         out += [f"{RESULTS}/figures/linear_fits_{arch}.{ext}" for ext in ("png", "svg")]
-        if arch.startswith("h1x"):
+        if Architecture.parse(arch).layers == 1:  # major weights: one hidden layer only
             for p in range(n_parts()):
                 out += [f"{RESULTS}/interpretation/{arch}/part{p}/major_weights.tsv"]
                 out += [f"{RESULTS}/figures/major_weights_{arch}_part{p}.{ext}" for ext in ("png", "svg")]
     return out
 
 
-# inference.model -> the validation split its D-GEX is selected on (as the paper: GEO-va, or 1000G-va for RNA-Seq)
-SELECTION_SPLITS = {"geo": "geo_va", "rnaseq": "g1000_va"}
-
-
 def selection_inputs(wildcards):
     """Validation evaluations of every D-GEX of the grid, from which the architecture for inference is selected."""
     require_rnaseq(wildcards.model)
-    return expand(f"{RESULTS}/evaluation/dgex_{{arch}}/{SELECTION_SPLITS[wildcards.model]}.tsv", arch=architectures())
+    return expand(f"{RESULTS}/evaluation/dgex_{{arch}}/{layout.CRITERIA[wildcards.model]}.tsv", arch=architectures())
 
 
 def inference_architecture():
@@ -510,10 +503,10 @@ def bundle_inputs(wildcards):
     """Networks of every part, partition, statistics, training landmarks and gene maps of one inference bundle."""
     return {
         "models": [dgex_model_file(wildcards.arch, p, config["inference"]["model"]) for p in range(n_parts())],
-        "partition": f"{RESULTS}/partitions/targets.tsv",
-        "stats": f"{RESULTS}/standardized/geo_gene_stats.tsv",
+        "partition": PARTITION,
+        "stats": GENE_STATS,
         "qnorm": f"{RESULTS}/qnorm/geo.h5",
-        "assignment": f"{RESULTS}/splits/assignment.tsv",
+        "assignment": ASSIGNMENT,
         "map_lm": raw_path("map_lm"),
         "map_tg": raw_path("map_tg"),
         "chip": inference_chip(),

@@ -5,17 +5,16 @@ rule deduplicate_geo:
     input:
         geo=raw_path("geo"),
     output:
-        keep=f"{RESULTS}/dedup/geo_profiles.tsv",
-        provenance=f"{RESULTS}/dedup/geo_profiles.tsv.prov.json",
-    params:
-        dedup=config["dedup"],
-        seed=config["seed"],
-    threads: workflow.cores  # BLAS distance products; also keeps other big jobs from running beside it
+        **recorded(keep=f"{RESULTS}/dedup/geo_profiles.tsv"),
     log:
         f"{LOGS}/deduplicate_geo.log",
     benchmark:
         f"{BENCH}/deduplicate_geo.tsv"
     conda:
         "../envs/data.yaml"
+    threads: workflow.cores  # BLAS distance products; also keeps other big jobs from running beside it
+    params:
+        dedup=config["dedup"],
+        seed=config["seed"],
     script:
         f"{SCRIPTS}/deduplicate_geo.py"

@@ -9,17 +9,16 @@ for _source in DOWNLOAD_SOURCES:
         name:
             f"download_{_source}"
         output:
-            data=download_path(_source),
-            provenance=f"{download_path(_source)}.prov.json",
-        params:
-            source=_source,
-            spec=config["data"]["download"]["sources"][_source],
-        localrule: True
+            **recorded(data=download_path(_source)),
         log:
             f"{LOGS}/download/{_source}.log",
         benchmark:
             f"{BENCH}/download/{_source}.tsv"
+        localrule: True
         conda:
             "../envs/data.yaml"
+        params:
+            source=_source,
+            spec=config["data"]["download"]["sources"][_source],
         script:
             f"{SCRIPTS}/download_source.py"

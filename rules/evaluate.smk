@@ -6,8 +6,7 @@ rule evaluate_predictions:
         predictions=f"{RESULTS}/predictions/{{method}}/{{split}}.h5",
         truth=f"{RESULTS}/splits/{{split}}.h5",
     output:
-        per_gene=f"{RESULTS}/evaluation/{{method}}/{{split}}.tsv",
-        provenance=f"{RESULTS}/evaluation/{{method}}/{{split}}.tsv.prov.json",
+        **recorded(per_gene=f"{RESULTS}/evaluation/{{method}}/{{split}}.tsv"),
     log:
         f"{LOGS}/evaluate_predictions/{{method}}_{{split}}.log",
     benchmark:

@@ -5,15 +5,14 @@ rule build_gene_matrix:
     input:
         unpack(genes_input),
     output:
-        matrix=f"{RESULTS}/genes/{{dataset}}.h5",
-        provenance=f"{RESULTS}/genes/{{dataset}}.h5.prov.json",
-    params:
-        genes=config["genes"],
+        **recorded(matrix=f"{RESULTS}/genes/{{dataset}}.h5"),
     log:
         f"{LOGS}/build_gene_matrix/{{dataset}}.log",
     benchmark:
         f"{BENCH}/build_gene_matrix/{{dataset}}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        genes=config["genes"],
     script:
         f"{SCRIPTS}/build_gene_matrix.py"

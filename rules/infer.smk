@@ -6,19 +6,20 @@ rule make_demo_l1000:
     input:
         geo=raw_path("geo"),
         map_lm=raw_path("map_lm"),
-        assignment=f"{RESULTS}/splits/assignment.tsv",
+        assignment=ASSIGNMENT,
     output:
-        profiles=f"{RESULTS}/l1000/demo_l1000.gctx",
-        chip=f"{RESULTS}/l1000/demo.chip",
-        provenance=f"{RESULTS}/l1000/demo_l1000.gctx.prov.json",
-    params:
-        seed=config["seed"],
+        **recorded(
+            profiles=f"{RESULTS}/l1000/demo_l1000.gctx",
+            chip=f"{RESULTS}/l1000/demo.chip",
+        ),
     log:
         f"{LOGS}/make_demo_l1000.log",
     benchmark:
         f"{BENCH}/make_demo_l1000.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        seed=config["seed"],
     script:
         f"{SCRIPTS}/make_demo_l1000.py"
 
@@ -31,16 +32,16 @@ checkpoint select_architecture:
     output:
         selection=f"{RESULTS}/selection/{{model}}.json",
         provenance=f"{RESULTS}/selection/{{model}}.json.prov.json",
-    wildcard_constraints:
-        model="geo|rnaseq",
-    params:
-        split=lambda wildcards: SELECTION_SPLITS[wildcards.model],
     log:
         f"{LOGS}/select_architecture/{{model}}.log",
     benchmark:
         f"{BENCH}/select_architecture/{{model}}.tsv"
+    wildcard_constraints:
+        model="geo|rnaseq",
     conda:
         "../envs/report.yaml"
+    params:
+        split=lambda wildcards: layout.CRITERIA[wildcards.model],
     script:
         f"{SCRIPTS}/select_architecture.py"
 
@@ -49,22 +50,23 @@ rule write_inference_bundle:
     input:
         unpack(bundle_inputs),
     output:
-        manifest=f"{RESULTS}/bundles/{{arch}}/manifest.json",
-        landmarks=f"{RESULTS}/bundles/{{arch}}/landmarks.tsv",
-        targets=f"{RESULTS}/bundles/{{arch}}/targets.tsv",
-        reference=f"{RESULTS}/bundles/{{arch}}/reference.tsv",
-        models=expand(f"{RESULTS}/bundles/{{{{arch}}}}/part{{part}}.keras", part=range(n_parts())),
-        provenance=f"{RESULTS}/bundles/{{arch}}/manifest.json.prov.json",
-    params:
-        model=config["inference"]["model"],
-        ties=config["quantile_normalization"]["ties"],
-        run=config["run_name"],
+        **recorded(
+            manifest=f"{RESULTS}/bundles/{{arch}}/manifest.json",
+            landmarks=f"{RESULTS}/bundles/{{arch}}/landmarks.tsv",
+            targets=f"{RESULTS}/bundles/{{arch}}/targets.tsv",
+            reference=f"{RESULTS}/bundles/{{arch}}/reference.tsv",
+            models=expand(f"{RESULTS}/bundles/{{{{arch}}}}/part{{part}}.keras", part=range(n_parts())),
+        ),
     log:
         f"{LOGS}/write_inference_bundle/{{arch}}.log",
     benchmark:
         f"{BENCH}/write_inference_bundle/{{arch}}.tsv"
     conda:
         "../envs/dgex.yaml"
+    params:
+        model=config["inference"]["model"],
+        ties=config["quantile_normalization"]["ties"],
+        run=config["run_name"],
     script:
         f"{SCRIPTS}/write_inference_bundle.py"
 
@@ -73,18 +75,17 @@ rule infer_l1000:
     input:
         unpack(inference_inputs),
     output:
-        profiles=f"{RESULTS}/inference/{{arch}}/{{name}}.gctx",
-        provenance=f"{RESULTS}/inference/{{arch}}/{{name}}.gctx.prov.json",
-    wildcard_constraints:
-        name=r"[A-Za-z0-9_.-]+",
-    params:
-        inference=config["inference"],
-    threads: workflow.cores
+        **recorded(profiles=f"{RESULTS}/inference/{{arch}}/{{name}}.gctx"),
     log:
         f"{LOGS}/infer_l1000/{{arch}}_{{name}}.log",
     benchmark:
         f"{BENCH}/infer_l1000/{{arch}}_{{name}}.tsv"
+    wildcard_constraints:
+        name=r"[A-Za-z0-9_.-]+",
     conda:
         "../envs/dgex.yaml"
+    threads: workflow.cores
+    params:
+        inference=config["inference"],
     script:
         f"{SCRIPTS}/infer_l1000.py"

@@ -6,21 +6,22 @@
 rule find_major_weights:
     input:
         model=interpreted_model,
-        stats=f"{RESULTS}/standardized/geo_gene_stats.tsv",
+        stats=GENE_STATS,
         map_lm=raw_path("map_lm"),
     output:
-        edges=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/major_weights.tsv",
-        units=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/hidden_units.tsv",
-        summary=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/major_weights.json",
-        provenance=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/major_weights.tsv.prov.json",
-    params:
-        interpretation=rule_settings("interpretation", "model", "input_sd", "output_sd", "hub_sd"),
+        **recorded(
+            edges=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/major_weights.tsv",
+            units=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/hidden_units.tsv",
+            summary=f"{RESULTS}/interpretation/{{arch}}/part{{part}}/major_weights.json",
+        ),
     log:
         f"{LOGS}/find_major_weights/{{arch}}_part{{part}}.log",
     benchmark:
         f"{BENCH}/find_major_weights/{{arch}}_part{{part}}.tsv"
     conda:
         "../envs/dgex.yaml"
+    params:
+        interpretation=rule_settings("interpretation", "model", "input_sd", "output_sd", "hub_sd"),
     script:
         f"{SCRIPTS}/find_major_weights.py"
 
@@ -31,21 +32,15 @@ rule plot_major_weights:
         units=rules.find_major_weights.output.units,
         summary=rules.find_major_weights.output.summary,
     output:
-        png=report(
-            f"{RESULTS}/figures/major_weights_{{arch}}_part{{part}}.png",
-            category="Interpretation",
-            caption="../report/major_weights.rst",
-        ),
-        svg=f"{RESULTS}/figures/major_weights_{{arch}}_part{{part}}.svg",
-        provenance=f"{RESULTS}/figures/major_weights_{{arch}}_part{{part}}.png.prov.json",
-    params:
-        figures=rule_settings("figures", "dpi"),
+        **figure_outputs("major_weights_{arch}_part{part}", "major_weights", "Interpretation", None),
     log:
         f"{LOGS}/plot_major_weights/{{arch}}_part{{part}}.log",
     benchmark:
         f"{BENCH}/plot_major_weights/{{arch}}_part{{part}}.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        figures=rule_settings("figures", "dpi"),
     script:
         f"{SCRIPTS}/plot_major_weights.py"
 
@@ -53,21 +48,22 @@ rule plot_major_weights:
 rule compare_linear_fits:
     input:
         models=interpreted_models,
-        train=f"{RESULTS}/splits/geo_tr.h5",
-        partition=f"{RESULTS}/partitions/targets.tsv",
+        train=TRAIN_SPLIT_FILE,
+        partition=PARTITION,
     output:
-        per_gene=f"{RESULTS}/interpretation/{{arch}}/linear_fits.tsv",
-        summary=f"{RESULTS}/interpretation/{{arch}}/linear_fits.json",
-        provenance=f"{RESULTS}/interpretation/{{arch}}/linear_fits.tsv.prov.json",
-    params:
-        model=config["interpretation"]["model"],
-    threads: workflow.cores
+        **recorded(
+            per_gene=f"{RESULTS}/interpretation/{{arch}}/linear_fits.tsv",
+            summary=f"{RESULTS}/interpretation/{{arch}}/linear_fits.json",
+        ),
     log:
         f"{LOGS}/compare_linear_fits/{{arch}}.log",
     benchmark:
         f"{BENCH}/compare_linear_fits/{{arch}}.tsv"
     conda:
         "../envs/dgex.yaml"
+    threads: workflow.cores
+    params:
+        model=config["interpretation"]["model"],
     script:
         f"{SCRIPTS}/compare_linear_fits.py"
 
@@ -76,21 +72,15 @@ rule plot_linear_fits:
     input:
         per_gene=rules.compare_linear_fits.output.per_gene,
     output:
-        png=report(
-            f"{RESULTS}/figures/linear_fits_{{arch}}.png",
-            category="Interpretation",
-            caption="../report/linear_fits.rst",
-        ),
-        svg=f"{RESULTS}/figures/linear_fits_{{arch}}.svg",
-        provenance=f"{RESULTS}/figures/linear_fits_{{arch}}.png.prov.json",
-    params:
-        figures=rule_settings("figures", "dpi", "point_size"),
-        color=config["figures"]["colors"].get("dgex", "#c0392b"),
+        **figure_outputs("linear_fits_{arch}", "linear_fits", "Interpretation", None),
     log:
         f"{LOGS}/plot_linear_fits/{{arch}}.log",
     benchmark:
         f"{BENCH}/plot_linear_fits/{{arch}}.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        figures=rule_settings("figures", "dpi", "point_size"),
+        color=config["figures"]["colors"].get("dgex", "#c0392b"),
     script:
         f"{SCRIPTS}/plot_linear_fits.py"

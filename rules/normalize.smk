@@ -4,18 +4,17 @@
 rule build_quantile_reference:
     input:
         geo=f"{RESULTS}/genes/geo.h5",
-        assignment=f"{RESULTS}/splits/assignment.tsv",
+        assignment=ASSIGNMENT,
     output:
-        reference=f"{RESULTS}/qnorm/reference.tsv",
-        provenance=f"{RESULTS}/qnorm/reference.tsv.prov.json",
-    params:
-        qnorm=config["quantile_normalization"],
+        **recorded(reference=f"{RESULTS}/qnorm/reference.tsv"),
     log:
         f"{LOGS}/build_quantile_reference.log",
     benchmark:
         f"{BENCH}/build_quantile_reference.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        qnorm=config["quantile_normalization"],
     script:
         f"{SCRIPTS}/build_quantile_reference.py"
 
@@ -24,18 +23,17 @@ rule quantile_normalize:
     input:
         matrix=qnorm_data_input,
         reference=f"{RESULTS}/qnorm/reference.tsv",
-        assignment=f"{RESULTS}/splits/assignment.tsv",
+        assignment=ASSIGNMENT,
     output:
-        matrix=f"{RESULTS}/qnorm/{{dataset}}.h5",
-        provenance=f"{RESULTS}/qnorm/{{dataset}}.h5.prov.json",
-    params:
-        qnorm=config["quantile_normalization"],
+        **recorded(matrix=f"{RESULTS}/qnorm/{{dataset}}.h5"),
     log:
         f"{LOGS}/quantile_normalize/{{dataset}}.log",
     benchmark:
         f"{BENCH}/quantile_normalize/{{dataset}}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        qnorm=config["quantile_normalization"],
     script:
         f"{SCRIPTS}/quantile_normalize.py"
 
@@ -44,18 +42,19 @@ rule standardize:
     input:
         matrix=f"{RESULTS}/qnorm/{{dataset}}.h5",
         geo=f"{RESULTS}/qnorm/geo.h5",
-        assignment=f"{RESULTS}/splits/assignment.tsv",
+        assignment=ASSIGNMENT,
     output:
-        matrix=f"{RESULTS}/standardized/{{dataset}}.h5",
-        stats=f"{RESULTS}/standardized/{{dataset}}_gene_stats.tsv",
-        provenance=f"{RESULTS}/standardized/{{dataset}}.h5.prov.json",
-    params:
-        standardization=config["standardization"],
+        **recorded(
+            matrix=f"{RESULTS}/standardized/{{dataset}}.h5",
+            stats=f"{RESULTS}/standardized/{{dataset}}_gene_stats.tsv",
+        ),
     log:
         f"{LOGS}/standardize/{{dataset}}.log",
     benchmark:
         f"{BENCH}/standardize/{{dataset}}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        standardization=config["standardization"],
     script:
         f"{SCRIPTS}/standardize.py"

@@ -5,17 +5,16 @@ rule assign_splits:
     input:
         keep=f"{RESULTS}/dedup/geo_profiles.tsv",
     output:
-        assignment=f"{RESULTS}/splits/assignment.tsv",
-        provenance=f"{RESULTS}/splits/assignment.tsv.prov.json",
-    params:
-        splits=config["splits"],
-        seed=config["seed"],
+        **recorded(assignment=ASSIGNMENT),
     log:
         f"{LOGS}/assign_splits.log",
     benchmark:
         f"{BENCH}/assign_splits.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        splits=config["splits"],
+        seed=config["seed"],
     script:
         f"{SCRIPTS}/assign_splits.py"
 
@@ -23,10 +22,9 @@ rule assign_splits:
 rule write_split:
     input:
         matrix=split_input,
-        assignment=f"{RESULTS}/splits/assignment.tsv",
+        assignment=ASSIGNMENT,
     output:
-        split=f"{RESULTS}/splits/{{split}}.h5",
-        provenance=f"{RESULTS}/splits/{{split}}.h5.prov.json",
+        **recorded(split=f"{RESULTS}/splits/{{split}}.h5"),
     log:
         f"{LOGS}/write_split/{{split}}.log",
     benchmark:
@@ -39,18 +37,17 @@ rule write_split:
 
 rule partition_targets:
     input:
-        train=f"{RESULTS}/splits/geo_tr.h5",
+        train=TRAIN_SPLIT_FILE,
     output:
-        partition=f"{RESULTS}/partitions/targets.tsv",
-        provenance=f"{RESULTS}/partitions/targets.tsv.prov.json",
-    params:
-        partitions=config["partitions"],
-        seed=config["seed"],
+        **recorded(partition=PARTITION),
     log:
         f"{LOGS}/partition_targets.log",
     benchmark:
         f"{BENCH}/partition_targets.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        partitions=config["partitions"],
+        seed=config["seed"],
     script:
         f"{SCRIPTS}/partition_targets.py"

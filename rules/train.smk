@@ -4,27 +4,19 @@
 rule train_dgex:
     input:
         unpack(train_eval_inputs),
-        train=f"{RESULTS}/splits/geo_tr.h5",
-        partition=f"{RESULTS}/partitions/targets.tsv",
+        train=TRAIN_SPLIT_FILE,
+        partition=PARTITION,
     output:
-        best_geo=f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/best_geo.keras",
-        # the model selected on 1000 Genomes (RNA-Seq runs only), declared so Snakemake and dgex.verify track it
-        best_rnaseq=[f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/best_rnaseq.keras"] if config["data"]["rnaseq"] else [],
-        history=f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/history.tsv",
-        predictions=expand(
-            f"{RESULTS}/models/dgex/{{{{arch}}}}/part{{{{part}}}}/pred_{{split}}.h5",
-            split=eval_splits(),
+        **recorded(
+            best_geo=f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/best_geo.keras",
+            # the model selected on 1000 Genomes (RNA-Seq runs only), declared so Snakemake and dgex.verify track it
+            best_rnaseq=[f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/best_rnaseq.keras"] if config["data"]["rnaseq"] else [],
+            history=f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/history.tsv",
+            predictions=expand(
+                f"{RESULTS}/models/dgex/{{{{arch}}}}/part{{{{part}}}}/pred_{{split}}.h5",
+                split=eval_splits(),
+            ),
         ),
-        provenance=f"{RESULTS}/models/dgex/{{arch}}/part{{part}}/best_geo.keras.prov.json",
-    params:
-        dgex=dgex_training_settings,
-        seed=config["seed"],
-        checkpoint_dir=f"{RESULTS}/checkpoints/dgex/{{arch}}/part{{part}}",
-    resources:
-        gpu=1,
-        mem_mb=dgex_mem_mb,
-        runtime=dgex_runtime,
-    threads: train_threads()
     log:
         f"{LOGS}/train_dgex/{{arch}}_part{{part}}.log",
         epochs=f"{LOGS}/train_dgex/{{arch}}_part{{part}}.epochs.tsv",
@@ -32,6 +24,15 @@ rule train_dgex:
         f"{BENCH}/train_dgex/{{arch}}_part{{part}}.tsv"
     conda:
         "../envs/dgex.yaml"
+    threads: train_threads()
+    resources:
+        gpu=1,
+        mem_mb=dgex_mem_mb,
+        runtime=dgex_runtime,
+    params:
+        dgex=dgex_training_settings,
+        seed=config["seed"],
+        checkpoint_dir=f"{RESULTS}/checkpoints/dgex/{{arch}}/part{{part}}",
     script:
         f"{SCRIPTS}/train_dgex.py"
 
@@ -41,8 +42,7 @@ rule join_dgex_predictions:
         parts=dgex_part_predictions,
         split=f"{RESULTS}/splits/{{split}}.h5",
     output:
-        predictions=f"{RESULTS}/predictions/dgex_{{arch}}/{{split}}.h5",
-        provenance=f"{RESULTS}/predictions/dgex_{{arch}}/{{split}}.h5.prov.json",
+        **recorded(predictions=f"{RESULTS}/predictions/dgex_{{arch}}/{{split}}.h5"),
     log:
         f"{LOGS}/join_dgex_predictions/{{arch}}_{{split}}.log",
     benchmark:

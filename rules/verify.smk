@@ -3,11 +3,11 @@
 
 # No output files: Snakemake runs the check every time it is asked for, and builds nothing before it.
 rule verify_results:
-    params:
-        root=RESULTS,
     log:
         f"{LOGS}/verify_results.log",
     conda:
         "../envs/data.yaml"
+    params:
+        root=RESULTS,
     script:
         f"{SCRIPTS}/verify_results.py"

@@ -5,14 +5,14 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from conftest import REPO, run_snakemake, write_config
+from helpers import REPO, run_snakemake, write_config
+
+from dgex.layout import EVAL_SPLITS, TEST_SPLITS
 
 RUN = "results/tiny"
 # 2 layer counts x 2 unit counts x 2 dropout rates; one target part keeps it to 8 training jobs
 GRID = {"dgex": {"layers": [1, 2], "units": [8, 16], "dropout": [0.0, 0.1]}, "partitions": {"method": "random", "n_parts": 1},
         "figures": {"dpi": 100, "colormap": "viridis"}, "tables": {"decimals": 4}}
-TEST_SPLITS = ("geo_te", "gtex_te")
-EVAL_SPLITS = ("geo_va", "geo_te", "g1000_va", "gtex_te")
 FIGURES = ("architecture", "error_density", "scatter", "epochs")
 # the tables and figures of this issue (the default target also builds other stages' outputs, not needed here)
 TARGETS = ([f"{RUN}/tables/{t}.{ext}" for t in [f"summary_{s}" for s in TEST_SPLITS] + [f"dropout_{s}" for s in EVAL_SPLITS]

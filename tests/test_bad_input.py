@@ -7,12 +7,13 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import run_snakemake, write_config
-from dgex.dedup import GctxSource, deduplicate
+from helpers import run_snakemake, write_config
+from dgex.dedup import deduplicate
+from dgex.gctx import Gct, GctxReader, iter_gctx_profiles, read_gct, read_gctx_ids, sniff_format, write_gct
 from dgex.genes import rnaseq_genes
-from dgex.io import (Gct, GeneMap, InputError, iter_gctx_profiles, read_g1000, read_gct, read_gctx_ids, read_gene_map,
-                     sniff_format, write_g1000, write_gct)
+from dgex.io import InputError
 from dgex.matrix import Matrix, save_matrix
+from dgex.sources import GeneMap, read_g1000, read_gene_map, write_g1000
 from dgex.stream import gather, matrix_info
 
 
@@ -42,7 +43,7 @@ def truncated(src: Path, dest: Path, keep: float) -> Path:
 
 def test_truncated_gctx(tmp_path):
     good = gctx(tmp_path / "good.gctx", n_profiles=3000, n_probes=200)
-    readers = [read_gctx_ids, read_gct, lambda p: list(iter_gctx_profiles(p, 500)), lambda p: GctxSource(p, block_rows=500)]
+    readers = [read_gctx_ids, read_gct, lambda p: list(iter_gctx_profiles(p, 500)), lambda p: GctxReader(p, block_rows=500)]
     for keep in (0.5, 0.97, 0.002):
         bad = truncated(good, tmp_path / f"bad{keep}.gctx", keep)
         for read in readers:
@@ -149,10 +150,12 @@ BAD_CONFIGS = {
     "run_name_parent": ({"run_name": ".."}, ["run_name: '..' is not a plain folder name under results/"]),
     "run_name_dot": ({"run_name": "."}, ["run_name: '.' is not a plain folder name under results/"]),
     "whole_floats": ({"seed": 1.0, "dgex": {"units": [16.0]}, "partitions": {"n_parts": 2.0}},
-                     ["must be integers", "seed: 1.0 (write 1)", "dgex.units[0]: 16.0 (write 16)", "partitions.n_parts: 2.0 (write 2)"]),
+                     ["must be integers", "seed: 1.0 (write 1)", "dgex.units[0]: 16.0 (write 16)",
+                      "partitions.n_parts: 2.0 (write 2)"]),
     # figure and table settings are all checked together, each named
     "figures_tables": ({"tables": {"dropout": 0.25},
-                        "figures": {"architectures": ["1x16", "2x16"], "colors": {"lr": "blurple", "lasso": "red"}, "colormap": "virdis"}},
+                        "figures": {"architectures": ["1x16", "2x16"], "colors": {"lr": "blurple", "lasso": "red"},
+                                    "colormap": "virdis"}},
                        ["tables.dropout: 0.25 is not a rate of dgex.dropout [0.1]",
                         "figures.architectures: ['2x16'] not in the dgex grid (layers x units: ['1x16'])",
                         "figures.colors.lr: 'blurple' is not a matplotlib colour",

@@ -8,8 +8,11 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import Lasso, LinearRegression, Ridge
 
-from conftest import run_snakemake, write_config
+from helpers import run_snakemake, write_config
 from dgex import baselines as B
+from dgex import knn as K
+from dgex import lasso as L
+from dgex import tuning as T
 from dgex.io import InputError
 from dgex.matrix import Matrix, load_matrix, save_matrix
 
@@ -43,7 +46,7 @@ def test_lasso_equals_sklearn_at_alpha_half_lambda(lam):
     """Paper's (1/n) SSE + lambda ||w||_1 is scikit-learn's Lasso with alpha = lambda / 2; slopes within 1e-4."""
     X, Y = correlated_data()
     P = B.training_products(X, Y, with_yy=True)
-    [(got_lam, model, info)] = list(B.lasso_path(P, [lam], tol=1e-12, max_sweeps=5000))
+    [(got_lam, model, info)] = list(L.lasso_path(P, [lam], tol=1e-12, max_sweeps=5000))
     assert got_lam == lam and info["unconverged"] == 0
     sk = Lasso(alpha=lam / 2, tol=1e-12, max_iter=100_000).fit(X.astype(np.float64), Y.astype(np.float64))
     np.testing.assert_allclose(model.W, sk.coef_.T, atol=1e-4 * np.abs(sk.coef_).max())
@@ -54,9 +57,9 @@ def test_lasso_equals_sklearn_at_alpha_half_lambda(lam):
 def test_lasso_path_warm_start_equals_cold_fits():
     X, Y = correlated_data(T=6)
     P = B.training_products(X, Y, with_yy=True)
-    path = {lam: m for lam, m, _ in B.lasso_path(P, [0.3, 0.03, 0.003], tol=1e-10, max_sweeps=5000)}
+    path = {lam: m for lam, m, _ in L.lasso_path(P, [0.3, 0.03, 0.003], tol=1e-10, max_sweeps=5000)}
     for lam in path:
-        [(_, cold, _)] = list(B.lasso_path(P, [lam], tol=1e-10, max_sweeps=5000))
+        [(_, cold, _)] = list(L.lasso_path(P, [lam], tol=1e-10, max_sweeps=5000))
         np.testing.assert_allclose(path[lam].W, cold.W, atol=1e-5)
 
 
@@ -64,7 +67,7 @@ def test_lasso_above_lambda_max_predicts_the_mean():
     X, Y = correlated_data()
     P = B.training_products(X, Y, with_yy=True)
     lam_max = 2 * np.abs(P.C).max()
-    [(_, model, _)] = list(B.lasso_path(P, [1.01 * lam_max]))
+    [(_, model, _)] = list(L.lasso_path(P, [1.01 * lam_max]))
     assert not model.W.any()
     np.testing.assert_allclose(model.b, Y.mean(axis=0), rtol=1e-5)
 
@@ -95,19 +98,19 @@ def brute_force_knn(X: np.ndarray, Y: np.ndarray, X_new: np.ndarray, k: int) -> 
 def test_knn_ge_equals_brute_force_loop():
     X, Y = correlated_data(n=120, p=15, T=10)
     X_new, _ = correlated_data(n=30, p=15, T=10, seed=5)
-    nb = B.knn_neighbors(X, Y, 7)
-    preds = dict(B.knn_predictions(X_new, nb, [1, 4, 7]))
+    nb = K.knn_neighbors(X, Y, 7)
+    preds = dict(K.knn_predictions(X_new, nb, [1, 4, 7]))
     for k in (1, 4, 7):
         want_nb, want_pred = brute_force_knn(X, Y, X_new, k)
         assert np.array_equal(nb[:, :k], want_nb)
         np.testing.assert_allclose(preds[k], want_pred, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(B.KnnModel(nb[:, :k]).predict(X_new), want_pred, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(K.KnnModel(nb[:, :k]).predict(X_new), want_pred, rtol=1e-5, atol=1e-5)
 
 
 def test_knn_ties_keep_the_lower_landmark():
     X = np.array([[1, 5, 1], [2, 5, 2], [3, 5, 3]], dtype=np.float32)  # landmarks 0 and 2 identical
     Y = np.array([[1], [2], [3]], dtype=np.float32)
-    assert B.knn_neighbors(X, Y, 3).tolist() == [[0, 2, 1]]
+    assert K.knn_neighbors(X, Y, 3).tolist() == [[0, 2, 1]]
 
 
 # --------------------------------------------------------------------------- selection on validation
@@ -116,14 +119,14 @@ def test_selection_picks_the_lowest_validation_error_per_split():
     Xa, Ya = correlated_data(n=100, seed=3)
     Xb, Yb = correlated_data(n=100, seed=4)
     P = B.training_products(X, Y)
-    curve, best = B.select_linear(B.ridge_path(P, [10.0, 1e-3, 0.1]), {"geo_va": (Xa, Ya), "g1000_va": (Xb, Yb)})
+    curve, best = T.select_linear(B.ridge_path(P, [10.0, 1e-3, 0.1]), {"geo_va": (Xa, Ya), "g1000_va": (Xb, Yb)})
     assert curve["lambda"].tolist() == [1e-3, 0.1, 10.0]
     for split, (Xv, Yv) in {"geo_va": (Xa, Ya), "g1000_va": (Xb, Yb)}.items():
-        errs = [B.mean_mae(Yv, m.predict(Xv)) for _, m, _ in B.ridge_path(P, [1e-3, 0.1, 10.0])]
+        errs = [T.mean_mae(Yv, m.predict(Xv)) for _, m, _ in B.ridge_path(P, [1e-3, 0.1, 10.0])]
         np.testing.assert_allclose(curve[f"{split}_mae"], errs)
         assert best[split][0] == [1e-3, 0.1, 10.0][int(np.argmin(errs))]
-    nb = B.knn_neighbors(X, Y, 5)
-    kcurve, kbest = B.select_knn(nb, [5, 1, 3], {"geo_va": (Xa, Ya)})
+    nb = K.knn_neighbors(X, Y, 5)
+    kcurve, kbest = T.select_knn(nb, [5, 1, 3], {"geo_va": (Xa, Ya)})
     assert kcurve["k"].tolist() == [1, 3, 5]
     assert kbest["geo_va"] == kcurve["k"][kcurve["geo_va_mae"].idxmin()]
 
@@ -147,10 +150,10 @@ def test_bad_grids_are_named(grid, kw, msg):
 def test_knn_k_above_the_number_of_landmarks_is_an_error():
     X, Y = correlated_data(p=6)
     with pytest.raises(ValueError, match="out of range"):
-        B.knn_neighbors(X, Y, 7)
-    nb = B.knn_neighbors(X, Y, 6)
+        K.knn_neighbors(X, Y, 7)
+    nb = K.knn_neighbors(X, Y, 6)
     with pytest.raises(ValueError, match="baselines.knn_k"):
-        list(B.knn_predictions(X, nb, [2, 7]))
+        list(K.knn_predictions(X, nb, [2, 7]))
 
 
 def test_fewer_profiles_than_landmarks():
@@ -160,7 +163,7 @@ def test_fewer_profiles_than_landmarks():
     [(_, ridge, _)] = list(B.ridge_path(P, [0.1]))
     sk = Ridge(alpha=20 * 0.1, solver="svd").fit(X.astype(np.float64), Y.astype(np.float64))
     assert rel(ridge.predict(X), sk.predict(X.astype(np.float64))) < 1e-4
-    [(_, lasso, info)] = list(B.lasso_path(P, [0.1], tol=1e-12, max_sweeps=20000))
+    [(_, lasso, info)] = list(L.lasso_path(P, [0.1], tol=1e-12, max_sweeps=20000))
     skl = Lasso(alpha=0.05, tol=1e-12, max_iter=200_000).fit(X.astype(np.float64), Y.astype(np.float64))
     assert info["unconverged"] == 0
     assert rel(lasso.predict(X), skl.predict(X.astype(np.float64))) < 1e-3  # fitted values are unique
@@ -169,15 +172,15 @@ def test_fewer_profiles_than_landmarks():
 def test_lasso_path_stops_once_an_underdetermined_fit_saturates(caplog):
     """n <= p: after the first lambda explaining >= 99.9% of the training variance, smaller lambdas are left out (glmnet)."""
     X, Y = correlated_data(n=20, p=30, T=5)
-    path = list(B.lasso_path(B.training_products(X, Y, with_yy=True), [0.3, 1e-3, 1e-4, 1e-5], max_sweeps=20000))
+    path = list(L.lasso_path(B.training_products(X, Y, with_yy=True), [0.3, 1e-3, 1e-4, 1e-5], max_sweeps=20000))
     fitted = [lam for lam, _, _ in path]
     assert fitted[0] == 0.3 and 1e-5 not in fitted
     Yc = Y - Y.mean(axis=0)
     explained = 1 - ((Y - path[-1][1].predict(X)) ** 2).sum() / (Yc**2).sum()
-    assert explained >= B.SATURATED
+    assert explained >= L.SATURATED
     assert "(saturated): leaving out the smaller lambda(s)" in caplog.text and "baselines.lr_l1_lambdas" in caplog.text
     X, Y = correlated_data(n=40, p=30, T=5)  # more profiles than landmarks: the whole grid
-    assert len(list(B.lasso_path(B.training_products(X, Y, with_yy=True), [0.3, 1e-3, 1e-4], max_sweeps=20000))) == 3
+    assert len(list(L.lasso_path(B.training_products(X, Y, with_yy=True), [0.3, 1e-3, 1e-4], max_sweeps=20000))) == 3
 
 
 @pytest.mark.parametrize("n, p", [(20, 30), (30, 30)])
@@ -226,21 +229,21 @@ def test_constant_genes():
     with pytest.raises(InputError, match=r"train.h5: 1 landmark\(s\) are constant.*'lm3'"):
         B.check_landmarks_vary(P, [f"lm{i}" for i in range(X.shape[1])], "train.h5")
     [(_, ridge, _)] = list(B.ridge_path(P, [0.01]))
-    [(_, lasso, _)] = list(B.lasso_path(P, [0.01], tol=1e-10, max_sweeps=5000))
+    [(_, lasso, _)] = list(L.lasso_path(P, [0.01], tol=1e-10, max_sweeps=5000))
     for m in (ridge, lasso):
         assert np.abs(m.W[3]).max() < 1e-6
         assert np.abs(m.W[:, 4]).max() < 1e-6
         np.testing.assert_allclose(m.predict(X)[:, 4], -1.0, atol=1e-5)
     sk = Lasso(alpha=0.005, tol=1e-12, max_iter=100_000).fit(X.astype(np.float64), Y.astype(np.float64))
     assert rel(lasso.predict(X), sk.predict(X.astype(np.float64))) < 1e-4
-    nb = B.knn_neighbors(X, Y, 3)  # KNN-GE needs no variance: the constant genes just have distances
+    nb = K.knn_neighbors(X, Y, 3)  # KNN-GE needs no variance: the constant genes just have distances
     assert nb.shape == (Y.shape[1], 3)
 
 
 def test_lasso_reports_unconverged_targets(caplog):
     X, Y = correlated_data()
     P = B.training_products(X, Y, with_yy=True)
-    [(_, _, info)] = list(B.lasso_path(P, [1e-3], tol=1e-14, max_sweeps=1, anderson=0))
+    [(_, _, info)] = list(L.lasso_path(P, [1e-3], tol=1e-14, max_sweeps=1, anderson=0))
     assert info["unconverged"] > 0 and info["sweeps"] == 1
     assert "not converged after 1 sweeps" in caplog.text
 
@@ -251,7 +254,8 @@ def test_baseline_rules_write_predictions_curves_and_choices(tmp_path):
     write_config(tmp_path, {"baselines": {"methods": ["lr", "lr_l1", "lr_l2", "knn"], "lr_l1_lambdas": [1e-3, 1e-2, 0.1],
                                           "lr_l2_lambdas": [1e-2, 1.0], "knn_k": [30, 50]}})
     # every k above the 20 landmarks: the KNN rule must fail naming the setting; the others must succeed
-    proc = run_snakemake(tmp_path, "--keep-going", *[f"results/tiny/predictions/{m}/gtex_te.h5" for m in ("lr", "lr_l1", "lr_l2", "knn")],
+    proc = run_snakemake(tmp_path, "--keep-going",
+                         *[f"results/tiny/predictions/{m}/gtex_te.h5" for m in ("lr", "lr_l1", "lr_l2", "knn")],
                          check=False)
     assert proc.returncode != 0
     log = (tmp_path / "results/tiny/logs/fit_knn_ge.log").read_text()
@@ -271,7 +275,7 @@ def test_baseline_rules_write_predictions_curves_and_choices(tmp_path):
     # the chosen lambda's geo_va predictions reproduce the curve's error
     chosen = json.loads((res / "models/lr_l1/chosen.json").read_text())
     pred, truth = load_matrix(res / "predictions/lr_l1/geo_va.h5"), load_matrix(res / "splits/geo_va.h5")
-    assert B.mean_mae(truth.Y, pred.values) == pytest.approx(chosen["validation_mae"]["geo_va"], rel=1e-6)
+    assert T.mean_mae(truth.Y, pred.values) == pytest.approx(chosen["validation_mae"]["geo_va"], rel=1e-6)
 
     # k above the number of landmarks is left out with a warning (so the default grid serves small runs)
     write_config(tmp_path, {"baselines": {"methods": ["knn"], "knn_k": [1, 3, 20, 50]}})

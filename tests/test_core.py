@@ -2,7 +2,6 @@
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from dgex.evaluate import per_gene_mae, per_gene_pearson, per_gene_table
@@ -13,7 +12,8 @@ from dgex.splits import assign_splits
 
 def test_matrix_round_trip_and_bytes(tmp_path):
     rng = np.random.default_rng(1)
-    m = Matrix(rng.normal(size=(6, 5)).astype(np.float32), [f"s{i}" for i in range(6)], [f"ENSG{i:011d}" for i in range(5)], 2, {"source": "x"})
+    m = Matrix(rng.normal(size=(6, 5)).astype(np.float32), [f"s{i}" for i in range(6)], [f"ENSG{i:011d}" for i in range(5)], 2,
+               {"source": "x"})
     save_matrix(tmp_path / "a.h5", m)
     save_matrix(tmp_path / "b.h5", m)
     assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
@@ -29,7 +29,8 @@ def test_provenance_record(tmp_path):
     inp, out = tmp_path / "in.txt", tmp_path / "out.txt"
     inp.write_text("a\n")
     out.write_text("b\n")
-    rec = write_provenance(tmp_path / "out.txt.prov.json", "some_rule", [inp], [out], {"k": 1, "grid": [0.1, 0.2]}, started=0.0, seed=3)
+    rec = write_provenance(tmp_path / "out.txt.prov.json", "some_rule", [inp], [out], {"k": 1, "grid": [0.1, 0.2]}, started=0.0,
+                           seed=3)
     on_disk = json.loads((tmp_path / "out.txt.prov.json").read_text())
     assert on_disk["outputs"] == {str(out): sha256_file(out)} == rec["outputs"]
     assert on_disk["inputs"] == {str(inp): sha256_file(inp)}

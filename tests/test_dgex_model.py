@@ -11,12 +11,14 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import REPO, run_snakemake, write_config
-from dgex.dgex_model import (Architecture, EvalSet, Progress, Trainer, TrainSettings, build_model, gradient_scales,
-                             load_model, memory_estimate, next_learning_rate, parameter_count, save_model)
+from helpers import REPO, run_snakemake, trainer_weights, write_config
+from dgex.architecture import Architecture, memory_estimate, parameter_count
 from dgex.io import InputError
+from dgex.layout import CRITERIA
+from dgex.network import build_model, gradient_scales, load_model, save_model
+from dgex.trainer import Trainer
+from dgex.training import EvalSet, Progress, TrainSettings, next_learning_rate
 
-CRITERIA = {"geo": "geo_va", "rnaseq": "g1000_va"}
 
 
 def data(n=600, n_in=12, n_out=20, seed=0):
@@ -27,11 +29,11 @@ def data(n=600, n_in=12, n_out=20, seed=0):
     return X, Y
 
 
-def trainer(tmp_path, arch=Architecture(2, 16, 0.1), n=600, **settings):
+def trainer(tmp_path, arch=None, n=600, **settings):
     X, Y = data(n)
     ev = [EvalSet("geo_va", X[:100], Y[:100]), EvalSet("g1000_va", X[100:160], Y[100:160])]
     s = TrainSettings(**({"epochs": 3, "learning_rate": 0.01, "monitor_size": 100, "seed": 5} | settings))
-    return Trainer(arch, s, X, Y, ev, CRITERIA, tmp_path / "ckpt")
+    return Trainer(arch or Architecture(2, 16, 0.1), s, X, Y, ev, CRITERIA, tmp_path / "ckpt")
 
 
 # --------------------------------------------------------------------------- the network
@@ -78,7 +80,7 @@ def test_initialization_and_dropout_placement():
 
     arch = Architecture(3, 64, 0.25)
     model = build_model(50, 40, arch, seed=1)
-    dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     sizes = [50, 64, 64, 64, 40]
     for i, layer in enumerate(dense[:-1]):
         W, b = (np.asarray(v) for v in layer.weights)
@@ -89,7 +91,7 @@ def test_initialization_and_dropout_placement():
     assert np.abs(W_out).max() <= 1e-4 and np.abs(W_out).max() > 0.9e-4 and not b_out.any()
     assert dense[-1].activation.__name__ == "linear"
     # dropout on the inputs of hidden layers 2..L and of the output, never on the landmarks
-    order = [type(l).__name__ for l in model.layers[1:]]
+    order = [type(layer).__name__ for layer in model.layers[1:]]
     assert order == ["Dense", "Dropout", "Dense", "Dropout", "Dense", "Dropout", "Dense"]
     assert gradient_scales(model, 3.0) == [1.0, 1.0, 3.0, 1.0, 3.0, 1.0, 3.0, 1.0]
 
@@ -99,7 +101,7 @@ def test_sgd_steps_equal_the_original_update_rule(tmp_path):
     """Two mini-batches (no dropout) equal pylearn2's momentum rule with lr scales, computed in float64 NumPy."""
     arch = Architecture(2, 8, 0.0)
     t = trainer(tmp_path, arch=arch, n=400, batch_size=200, learning_rate=0.02)
-    W = [w.astype(np.float64) for w in t.weights()]
+    W = [w.astype(np.float64) for w in trainer_weights(t)]
     inc = [np.zeros_like(w) for w in W]
     lr = [0.02 * c for c in t.scales]
     order = t.epoch_order(1)
@@ -117,7 +119,7 @@ def test_sgd_steps_equal_the_original_update_rule(tmp_path):
             inc[i] = 0.5 * inc[i] - lr[i] * g
             W[i] = W[i] + inc[i]
     t.run_epoch(1)
-    for got, want in zip(t.weights(), W):
+    for got, want in zip(trainer_weights(t), W):
         np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-6)
 
 
@@ -161,9 +163,9 @@ def test_same_seed_same_weights_other_seed_other_weights(tmp_path, jit_compile):
     b.fit(tmp_path / "b.tsv")
     c = trainer(tmp_path / "c", epochs=2, seed=6, jit_compile=jit_compile)
     c.fit(tmp_path / "c.tsv")
-    for wa, wb in zip(a.weights(), b.weights()):
+    for wa, wb in zip(trainer_weights(a), trainer_weights(b)):
         assert np.array_equal(wa, wb)
-    assert not np.array_equal(a.weights()[0], c.weights()[0])
+    assert not np.array_equal(trainer_weights(a)[0], trainer_weights(c)[0])
     assert (tmp_path / "a.tsv").read_bytes() == (tmp_path / "b.tsv").read_bytes()
 
 
@@ -173,7 +175,7 @@ def test_xla_trains_the_same_method(tmp_path):
     plain.fit(tmp_path / "plain.tsv")
     xla = trainer(tmp_path / "xla", arch=Architecture(2, 16, 0.0), epochs=2, jit_compile=True)
     xla.fit(tmp_path / "xla.tsv")
-    for wp, wx in zip(plain.weights(), xla.weights()):
+    for wp, wx in zip(trainer_weights(plain), trainer_weights(xla)):
         assert np.allclose(wp, wx, rtol=1e-3, atol=1e-5)
     for hp, hx in zip(plain.state.history, xla.state.history):
         assert hx["geo_va_mae"] == pytest.approx(hp["geo_va_mae"], rel=1e-4)
@@ -182,7 +184,7 @@ def test_xla_trains_the_same_method(tmp_path):
 def test_mixed_bfloat16_trains(tmp_path):
     t = trainer(tmp_path, precision="mixed_bfloat16", epochs=2)
     t.fit(tmp_path / "h.tsv")
-    assert all(w.dtype == np.float32 and np.isfinite(w).all() for w in t.weights())
+    assert all(w.dtype == np.float32 and np.isfinite(w).all() for w in trainer_weights(t))
     assert t.state.history[-1]["geo_va_mae"] < 1.0
 
 
@@ -210,7 +212,8 @@ def test_nan_in_training_data_is_an_error(tmp_path):
         Trainer(Architecture(1, 8, 0.0), TrainSettings(), X, Y, [], CRITERIA, tmp_path)
     X[2, 0] = np.inf
     with pytest.raises(InputError, match="geo_va landmarks"):
-        Trainer(Architecture(1, 8, 0.0), TrainSettings(), data()[0], data()[1], [EvalSet("geo_va", X, data()[1])], CRITERIA, tmp_path)
+        Trainer(Architecture(1, 8, 0.0), TrainSettings(), data()[0], data()[1], [EvalSet("geo_va", X, data()[1])], CRITERIA,
+                tmp_path)
 
 
 def test_memory_estimate_and_a_device_too_small(tmp_path):
@@ -218,7 +221,8 @@ def test_memory_estimate_and_a_device_too_small(tmp_path):
     assert est["weights"] == est["momentum"] == 4 * 213_358_760
     assert 4e9 < sum(est.values()) < 8e9
     X, Y = data()
-    with pytest.raises(MemoryError, match=r"D-GEX h3x9000_d10 needs about .* GB \(weights .* but dgex.memory_limit_gb=0.01 is 0.01 GB; use more target partitions"):
+    with pytest.raises(MemoryError, match=r"D-GEX h3x9000_d10 needs about .* GB \(weights .* but dgex.memory_limit_gb=0.01 is "
+                                          r"0.01 GB; use more target partitions"):
         Trainer(Architecture(3, 9000, 0.1), TrainSettings(), X, Y, [], CRITERIA, tmp_path, memory_limit_gb=0.01)
 
 
@@ -241,7 +245,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     with zipfile.ZipFile(ckpt) as z:
         arrays = {n[:-4]: np.load(io.BytesIO(z.read(n))) for n in z.namelist()}
     arrays["var_0"] = arrays["var_0"][:, :3]
-    from dgex.dgex_model import write_npz
+    from dgex.reproducible import write_npz
 
     write_npz(ckpt, arrays)
     with pytest.raises(InputError, match=r"corrupt checkpoint .*array var_0"):
@@ -278,8 +282,11 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
-from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings
-from test_dgex_model import CRITERIA, data
+from dgex.architecture import Architecture
+from dgex.layout import CRITERIA
+from dgex.trainer import Trainer
+from dgex.training import EvalSet, TrainSettings
+from test_dgex_model import data
 X, Y = data()
 ev = [EvalSet("geo_va", X[:100], Y[:100]), EvalSet("g1000_va", X[100:160], Y[100:160])]
 out = {}
@@ -287,7 +294,7 @@ for distribute in (False, True):
     t = Trainer(Architecture(2, 16, 0.0), TrainSettings(epochs=2, learning_rate=0.01, monitor_size=100, seed=5), X, Y, ev,
                 CRITERIA, Path(sys.argv[2]) / str(distribute), distribute=distribute)
     t.fit(Path(sys.argv[2]) / f"{distribute}.tsv")
-    out[distribute] = (t.n_replicas, t.weights())
+    out[distribute] = (t.n_replicas, [np.array(v) for v in t.vars])
 assert out[False][0] == 1 and out[True][0] == 2, (out[False][0], out[True][0])
 for a, b in zip(out[False][1], out[True][1]):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

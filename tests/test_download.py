@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, run_snakemake, shared_file, write_config
+from helpers import REPO, run_snakemake, shared_file, write_config
 from dgex.download import DownloadError, Progress, Source, fetch
-from dgex.io import HDF5_MAGIC
+from dgex.gctx import HDF5_MAGIC
 
 PAYLOAD = HDF5_MAGIC + np.random.default_rng(0).bytes(300_000)  # served as geo.gctx: starts as HDF5 does
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -207,7 +207,8 @@ def test_progress_bar_line():
 
 def synthetic_rnaseq(tmp_path: Path, lm_path: Path, tg_path: Path) -> None:
     """Small GTEx (GCTX) and Geuvadis (gzipped table) files in the real formats, keyed by the real maps' Ensembl ids."""
-    from dgex.io import Gct, read_gene_map, write_g1000, write_gct
+    from dgex.gctx import Gct, write_gct
+    from dgex.sources import read_gene_map, write_g1000
 
     ens = sorted(set(read_gene_map(lm_path).ensembl) | set(read_gene_map(tg_path).ensembl)) + ["ENSG00000999999"]
     rng = np.random.default_rng(1)
@@ -215,7 +216,8 @@ def synthetic_rnaseq(tmp_path: Path, lm_path: Path, tg_path: Path) -> None:
     gtex = rng.gamma(1.0, 8.0, (12, len(ids))).astype(np.float32)
     write_gct(tmp_path / "GTEx_RNASeq_RPKM_n2921x55993.gctx", Gct(gtex, ids, [f"GTEX-{i:04d}" for i in range(12)]))
     g = Gct(rng.gamma(1.0, 8.0, (10, len(ids))).astype(np.float32), ids, [f"HG{i:05d}" for i in range(10)])
-    write_g1000(tmp_path / "GD462.GeneQuantRPKM.50FN.samplename.resk10.txt.gz", g, ["S"] * len(ids), ["1"] * len(ids), [1] * len(ids))
+    write_g1000(tmp_path / "GD462.GeneQuantRPKM.50FN.samplename.resk10.txt.gz", g, ["S"] * len(ids), ["1"] * len(ids),
+                [1] * len(ids))
 
 
 @pytest.mark.slow

@@ -9,16 +9,19 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import importlib.util
+import json
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from functools import cache
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO
+from helpers import REPO
 
 SCRIPTS = REPO / "workflow_scripts"
 PACKAGE = "dgex"
@@ -32,20 +35,32 @@ def make_envs():
     return module
 
 
+RULE_LISTING = """include: "{snakefile}"
+
+import json
+
+for r in workflow.rules:
+    if r.script:
+        print("SCRIPT_RULE", json.dumps([r.name, str(r.conda_env or ""), str(r.script)]))
+"""
+
+
 def rule_scripts() -> list[tuple[str, str, str]]:
-    """(rule, env name, script file) of every rule that runs a script, from the text of rules/*.smk."""
+    """(rule, env name, script file) of every rule that runs a script, as Snakemake itself parses rules/*.smk."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(REPO / "config.yaml", tmp)
+        (Path(tmp) / "Snakefile").write_text(RULE_LISTING.format(snakefile=REPO / "Snakefile"))
+        proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(Path(tmp) / "Snakefile"), "--directory", tmp,
+                               "--list-rules"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     out = []
-    for smk in sorted((REPO / "rules").glob("*.smk")):
-        text = smk.read_text()
-        blocks = [b for b in re.split(r"^\s*(?:rule|checkpoint)\b", text, flags=re.M)[1:] if re.search(r"^\s*script:", b, re.M)]
-        assert len(blocks) == len(re.findall(r"^\s*script:", text, re.M)), f"{smk.name}: a rule block was not recognized"
-        for block in blocks:
-            name = re.match(r"\s*(\w+)\s*:", block) or re.search(r"^\s*name:\s*\n\s*(f?\".+?\")", block, re.M)
-            script = re.search(r"^\s*script:\s*\n\s*f\"\{SCRIPTS\}/([\w.]+)\"", block, re.M)
-            conda = re.search(r"^\s*conda:\s*\n\s*\"\.\./envs/(\w+)\.yaml\"", block, re.M)
-            assert name and script, f"{smk.name}: cannot read the rule's name or script in {block[:200]!r}"
-            assert conda, f"{smk.name}: rule {name.group(1)} runs {script.group(1)} without a conda: environment"
-            out.append((name.group(1), conda.group(1), script.group(1)))
+    for line in proc.stdout.splitlines():
+        if line.startswith("SCRIPT_RULE "):
+            name, conda, script = json.loads(line.removeprefix("SCRIPT_RULE "))
+            assert conda.startswith("../envs/") and conda.endswith(".yaml"), \
+                f"rule {name} runs {script} without a conda: environment"
+            out.append((name, Path(conda).stem, Path(script).name))
+    assert out, proc.stdout[-2000:]
     return out
 
 
@@ -153,7 +168,7 @@ def test_the_walk_finds_lazy_imports_where_they_are_reachable():
     assert {"tensorflow", "keras"} <= set(third_party_imports("find_major_weights.py"))
     assert "matplotlib" in third_party_imports("plot_major_weights.py")
     assert "psutil" in third_party_imports("train_dgex.py")
-    for script in ("make_demo_l1000.py", "deduplicate_geo.py", "fit_knn.py", "verify_results.py"):
+    for script in ("make_demo_l1000.py", "deduplicate_geo.py", "fit_baseline.py", "verify_results.py"):
         assert not {"tensorflow", "keras", "psutil", "matplotlib"} & set(third_party_imports(script)), script
 
 

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_snakemake
+from helpers import run_snakemake
 from report_run import FIGURES, TARGETS, report_run
 from scipy.stats import gaussian_kde as scipy_kde
 
@@ -23,7 +23,7 @@ from dgex.figures import (
     save_figure,
     scatter_figure,
 )
-from dgex.tables import load_per_gene, overall
+from dgex.selection import load_per_gene, overall
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -56,7 +56,7 @@ def test_kde_matches_scipy_and_integrates_to_one():
     grid = np.linspace(0, 2, 801)
     ours = gaussian_kde(v, grid)
     assert np.allclose(ours, scipy_kde(v)(grid), rtol=1e-9, atol=1e-12)
-    assert np.trapezoid(ours, grid) == pytest.approx(1.0, abs=1e-3)
+    assert np.trapezoid(ours, grid) == pytest.approx(1.0, abs=1e-3)  # np.trapz is gone in numpy 2
 
 
 def test_architecture_figure_panels_lines_and_labels():
@@ -178,7 +178,8 @@ def test_report_holds_every_table_and_figure_with_captions(grid_run, tmp_path):
         assert f"summary_{split}.html" in html
     for split in ("geo_va", "g1000_va"):
         assert f"dropout_{split}.html" in html
-    for name in ("improvement.html", "pearson.html", "Supplementary tables", "GTEx test (gtex_te)", "1000G validation (g1000_va)"):
+    for name in ("improvement.html", "pearson.html", "Supplementary tables", "GTEx test (gtex_te)",
+                 "1000G validation (g1000_va)"):
         assert name in html, name
     for caption in ("Table 1: overall errors on test split geo_te", "Table 2: overall errors on test split gtex_te",
                     "Fig. 1: overall error of D-GEX by architecture", "Fig. 2: density of per-gene errors",

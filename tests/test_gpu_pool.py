@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_snakemake, write_config
+from helpers import REPO, run_snakemake, write_config
 from dgex import gpu_pool
 
 # a job of the pool: takes its device(s), prints them, holds them until its release file appears

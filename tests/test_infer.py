@@ -10,12 +10,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, shared_file
-from dgex.dgex_model import Architecture, build_model, load_model, predict, save_model
-from dgex.infer import (InferenceSettings, describe_ids, infer_gctx, load_bundle, match_landmarks, read_chip,
-                        write_bundle)
-from dgex.io import Gct, InputError, cmappy_compat, read_gct, read_gene_map, write_gct
+from helpers import REPO, SNAKEMAKE, shared_file
+from dgex.architecture import Architecture
+from dgex.bundle import load_bundle, write_bundle
+from dgex.gctx import Gct, cmappy_compat, read_gct, write_gct
+from dgex.infer import InferenceSettings, infer_gctx
+from dgex.io import InputError
+from dgex.l1000 import describe_ids, match_landmarks, read_chip
 from dgex.matrix import load_matrix
+from dgex.network import build_model, load_model, predict, save_model
+from dgex.sources import read_gene_map
 
 N_TARGETS = 60  # real target genes of the small real-data bundle, in two parts
 
@@ -147,7 +151,8 @@ def test_missing_landmarks_are_named_or_imputed_on_request(real, tmp_path):
     keep = [i for i, r in enumerate(src.rids) if r not in ("200814_at", "218597_s_at")]  # PSME1, CISD1
     inp = tmp_path / "missing.gctx"
     write_gct(inp, Gct(src.values[:, keep], [src.rids[i] for i in keep], src.cids))
-    with pytest.raises(InputError, match=r"2 of the model's 943 landmarks are missing: .*PSME1 \(200814_at, Entrez 5720\).*CISD1"):
+    with pytest.raises(InputError,
+                       match=r"2 of the model's 943 landmarks are missing: .*PSME1 \(200814_at, Entrez 5720\).*CISD1"):
         infer_gctx(inp, real["bundle"], tmp_path / "out.gctx")
     assert not (tmp_path / "out.gctx").exists()
     out = tmp_path / "imputed.gctx"
@@ -186,9 +191,10 @@ def test_ids_of_the_wrong_kind_are_explained(real, tmp_path):
 
 def test_a_model_on_another_landmark_set_is_refused(real, tmp_path):
     lm = real["lm"]
-    stats = pd.DataFrame({"gene": ["ENSG00000000001", "ENSG00000000002", "ENSG00000000009"], "role": ["landmark", "landmark", "target"],
+    stats = pd.DataFrame({"gene": ["ENSG00000000001", "ENSG00000000002", "ENSG00000000009"],
+                          "role": ["landmark", "landmark", "target"],
                           "mean": [7.0, 8.0, 9.0], "std": [1.0, 1.0, 1.0]})
-    from dgex.io import GeneMap
+    from dgex.sources import GeneMap
 
     other = GeneMap(["AAA", "BBB"], ["ENSG00000000001", "ENSG00000000002"], [["999991_at"], ["999992_at"]])
     m = build_model(2, 1, Architecture(1, 4, 0.0), seed=0)
@@ -217,7 +223,8 @@ def test_command_line(real, tmp_path, capsys):
     assert main([str(real["l1000"]), str(out), "--bundle", str(real["manifest"]), "--id-type", "entrez", "-q"]) == 2
     assert "id type is 'entrez'" in capsys.readouterr().err
     # `python -m dgex.infer` (bad input: exit status 2 and the reason, before any network is loaded)
-    proc = subprocess.run([sys.executable, "-m", "dgex.infer", str(tmp_path / "absent.gctx"), str(out), "--bundle", str(real["manifest"])],
+    proc = subprocess.run([sys.executable, "-m", "dgex.infer", str(tmp_path / "absent.gctx"), str(out),
+                           "--bundle", str(real["manifest"])],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "dgex-infer: error:" in proc.stderr and "absent.gctx: file not found" in proc.stderr
     script = REPO / ".venv" / "bin" / "dgex-infer"
@@ -281,7 +288,8 @@ def test_workflow_bundle_and_inference_match_the_trained_networks(tiny_run, tmp_
     (tiny_run / "config_infer.yaml").write_text(yaml.safe_dump(cfg))
     R = tiny_run / "results" / "tiny"
     arch = "h1x16_d10"
-    cmd = SNAKEMAKE + ["-s", str(REPO / "Snakefile"), "--directory", str(tiny_run), "--configfile", str(tiny_run / "config_infer.yaml"),
+    cmd = SNAKEMAKE + ["-s", str(REPO / "Snakefile"), "--directory", str(tiny_run), "--configfile",
+                       str(tiny_run / "config_infer.yaml"),
                        "--cores", "2", f"results/tiny/inference/{arch}/demo_l1000.gctx"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]

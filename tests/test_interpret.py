@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import run_snakemake
+from helpers import run_snakemake
 
-from dgex.dgex_model import Architecture, build_model
+from dgex.architecture import Architecture
 from dgex.interpret import (LinearFit, adjusted_r2_not_applicable, hidden_units, linear_fit_notes, linear_fits, major_mask,
                             major_weight_summary, major_weights, plot_linear_fits, plot_major_weights)
+from dgex.network import build_model
 
 
 def planted_network(seed=0):
@@ -113,8 +114,9 @@ def test_adjusted_r2_is_not_applicable_without_residual_degrees_of_freedom(n, p,
 
 
 def test_hidden_layer_explains_what_the_network_outputs(tmp_path):
-    """Targets that are the network's own outputs are linear in its hidden activations: adjusted R^2 1 there, less on landmarks."""
-    from dgex.dgex_model import predict
+    """Targets that are the network's own outputs are linear in its hidden activations: adjusted R^2 1 there, less on
+    landmarks."""
+    from dgex.network import predict
 
     rng = np.random.default_rng(3)
     models = [build_model(12, 4, Architecture(1, 10, 0.0), seed=s) for s in (0, 1)]

@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 from pandas.api.types import is_numeric_dtype
 
-from conftest import shared_file
-from dgex.io import (Gct, GeneMap, InputError, atomic_path, cmappy_compat, read_g1000, read_gct, read_gctx_ids,
-                     read_gene_map, iter_gctx_profiles, sniff_format, write_g1000, write_gct, write_gene_map)
+from helpers import shared_file
+from dgex.gctx import Gct, cmappy_compat, iter_gctx_profiles, read_gct, read_gctx_ids, sniff_format, write_gct
+from dgex.io import InputError, atomic_path
+from dgex.sources import GeneMap, read_g1000, read_gene_map, write_g1000, write_gene_map
 
 
 def small_gct(n_rows=7, n_cols=5, seed=0) -> Gct:
@@ -164,7 +165,8 @@ def test_gene_map_round_trip_and_bad_line(tmp_path):
 
 
 def test_g1000_table_round_trip(tmp_path):
-    g = Gct(np.array([[0.0, 1.5, 20.25], [3.0, 0.5, 7.0]], np.float32), ["ENSG00000000001.3", "ENSG00000000002.1", "ENSG00000000003.9"],
+    g = Gct(np.array([[0.0, 1.5, 20.25], [3.0, 0.5, 7.0]], np.float32),
+            ["ENSG00000000001.3", "ENSG00000000002.1", "ENSG00000000003.9"],
             ["HG00096", "NA06984"])
     write_g1000(tmp_path / "g.txt.gz", g, ["A", "B", "C"], ["1", "2", "X"], [100, 200, 300])
     with gzip.open(tmp_path / "g.txt.gz", "rt") as fh:

@@ -5,19 +5,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, deep_update, run_snakemake, write_config
+from helpers import REPO, deep_update, run_snakemake, write_config
 from snakemake.utils import validate
 
 from dgex.paper_values import (PAPER_LANDMARKS, PAPER_TARGETS, PAPER_VALUES, SELECTED_DGEX, paper_value, scale_caveat,
                                show_paper_values)
-from dgex.tables import (gene_set_size, improvement_document, improvement_table, improvement_with_paper_values, summary,
-                         summary_document, to_markdown, with_paper_values)
+from dgex.artifacts import gene_set_size
+from dgex.comparisons import improvement_table, improvement_with_paper_values, summary, with_paper_values
+from dgex.render import to_markdown
+from dgex.tables import improvement_document, summary_document
 
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
 PRESETS = {"paper": REPO / "configs" / "paper.yaml", "paper-original": REPO / "configs" / "paper-original.yaml"}
@@ -55,7 +56,8 @@ def test_presets_validate_and_are_the_paper(name):
     demo = flatten(yaml.safe_load((REPO / "config.yaml").read_text()))
     science = ("genes.", "dedup.", "quantile_normalization.", "standardization.", "splits.", "partitions.", "dgex.",
                "baselines.", "interpretation.", "inference.")
-    leaked = [k for k in demo if k.startswith(science) and k not in preset and k not in ("dgex.distribute", "dgex.memory_limit_gb")]
+    run_options = ("dgex.distribute", "dgex.memory_limit_gb")
+    leaked = [k for k in demo if k.startswith(science) and k not in preset and k not in run_options]
     assert not leaked, f"{name}: demo settings leak into the paper run: {leaked}"
 
 
@@ -146,7 +148,8 @@ def paper_shaped(seed: int = 0) -> tuple[dict, dict]:
     genes = [f"T{i}" for i in range(PAPER_TARGETS)]
 
     def table(level):
-        return pd.DataFrame({"gene": genes, "mae": level + 0.05 * rng.random(PAPER_TARGETS), "pearson": rng.random(PAPER_TARGETS)})
+        return pd.DataFrame({"gene": genes, "mae": level + 0.05 * rng.random(PAPER_TARGETS),
+                             "pearson": rng.random(PAPER_TARGETS)})
 
     levels = {"lr": 0.38, "knn": 0.52, "dgex_h3x9000_d10": 0.32, "dgex_h1x3000_d10": 0.35}
     return {m: table(v) for m, v in levels.items()}, {m: table(v) for m, v in levels.items()}

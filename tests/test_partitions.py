@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_snakemake, write_config
+from helpers import run_snakemake, write_config
 from dgex.splits import check_partition, partition_targets
 
 TARGETS = [f"g{i}" for i in range(101)]
@@ -98,7 +98,7 @@ def test_bad_partitions_are_named():
 
 
 def test_partition_rule_writes_a_checked_partition(tiny_run, tmp_path):
-    """The workflow's partition file for clustering, and a config asking for more parts than targets (on a copy of the tiny run)."""
+    """The workflow's partition file for clustering, and a config asking for more parts than targets (on a tiny run's copy)."""
     shutil.copytree(tiny_run / "results", tmp_path / "results", symlinks=True)
     shutil.rmtree(tmp_path / "results/tiny/partitions")
     write_config(tmp_path, {"partitions": {"method": "cluster", "n_parts": 3}})

@@ -7,12 +7,14 @@ import pytest
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import rankdata
 
-from conftest import shared_file
-from dgex.dedup import GctxSource, close_pairs, deduplicate, keep_from_pairs
+from helpers import shared_file
+from dgex.dedup import close_pairs, deduplicate, keep_from_pairs
+from dgex.gctx import Gct, GctxReader, iter_gctx_profiles, read_gct, read_gctx_ids, write_gct
 from dgex.genes import microarray_genes, rnaseq_genes, select_targets, strip_version
-from dgex.io import Gct, GeneMap, InputError, iter_gctx_profiles, read_gct, read_gctx_ids, read_gene_map, write_gct
+from dgex.io import InputError
 from dgex.matrix import Matrix, save_matrix
 from dgex.normalize import gene_stats, map_to_reference, quantile_reference, standardize
+from dgex.sources import GeneMap, read_gene_map
 from dgex.stream import gather, iter_blocks
 
 
@@ -86,7 +88,7 @@ def test_streamed_gctx_dedup_equals_in_memory(tmp_path):
     X = compendium(seed=4)
     rids = [f"{1000 + i}_at" for i in range(X.shape[1])]
     write_gct(tmp_path / "c.gctx", Gct(X, rids, [f"GSM{i}" for i in range(len(X))]))
-    src = GctxSource(tmp_path / "c.gctx", block_rows=32)
+    src = GctxReader(tmp_path / "c.gctx", block_rows=32)
     try:
         streamed = deduplicate(src, 1.0, n_clusters=5, seed=0, batch_size=40, budget_bytes=40 * X.shape[1] * 4)
     finally:

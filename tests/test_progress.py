@@ -6,7 +6,7 @@ import numpy as np
 
 from dgex.dedup import ArraySource, deduplicate
 from dgex.genes import microarray_genes
-from dgex.io import GeneMap
+from dgex.sources import GeneMap
 from dgex.progress import Progress, clock_text
 
 

@@ -5,7 +5,7 @@ import tomllib
 
 import yaml
 
-from conftest import REPO
+from helpers import REPO
 
 
 def test_license_is_the_mit_license_pyproject_declares():

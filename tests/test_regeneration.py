@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_snakemake, write_config
+from helpers import run_snakemake, write_config
 from report_run import RUN, grid_config, report_run, snakemake_on_targets
 
 pytestmark = pytest.mark.slow

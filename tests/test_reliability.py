@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, SNAKEMAKE, run_snakemake, write_config
+from helpers import REPO, SNAKEMAKE, run_snakemake, trainer_weights, write_config
 from dgex.provenance import sha256_file
 from dgex.verify import verify
 
@@ -328,7 +328,9 @@ def test_seed_changes_the_results(runs, tmp_path):
 
 def test_seed_reaches_training(tmp_path):
     """Same seed: identical weights from a fresh Trainer; another seed: other weights (initialization, dropout, order)."""
-    from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings
+    from dgex.architecture import Architecture
+    from dgex.trainer import Trainer
+    from dgex.training import EvalSet, TrainSettings
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((64, 6)).astype(np.float32)
@@ -338,7 +340,7 @@ def test_seed_reaches_training(tmp_path):
         s = TrainSettings(epochs=2, batch_size=16, learning_rate=0.01, monitor_size=32, seed=seed)
         t = Trainer(Architecture(1, 8, 0.1), s, X, Y, [EvalSet("geo_va", X[:16], Y[:16])], {"geo": "geo_va"}, tmp_path / name)
         t.fit(tmp_path / f"{name}.tsv")
-        return t.weights()
+        return trainer_weights(t)
 
     a, b, c = train(0, "a"), train(0, "b"), train(1, "c")
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
@@ -348,7 +350,9 @@ def test_seed_reaches_training(tmp_path):
 @pytest.mark.parametrize("jit_compile", [False, True], ids=["default", "xla"])
 def test_checkpoint_resume_is_exact(tmp_path, jit_compile):
     """Training stopped after an epoch and resumed from its checkpoint ends with the bytes of an unbroken run."""
-    from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings
+    from dgex.architecture import Architecture
+    from dgex.trainer import Trainer
+    from dgex.training import EvalSet, TrainSettings
 
     rng = np.random.default_rng(1)
     X = rng.standard_normal((90, 6)).astype(np.float32)
@@ -374,5 +378,5 @@ def test_checkpoint_resume_is_exact(tmp_path, jit_compile):
     resumed.fit(tmp_path / "cut.tsv", on_epoch=lambda row: ran.append(row["epoch"]))
     assert ran == [4, 5, 6] and [r["epoch"] for r in resumed.state.history] == [1, 2, 3, 4, 5, 6]
     assert (tmp_path / "whole.tsv").read_bytes() == (tmp_path / "cut.tsv").read_bytes()
-    assert all(np.array_equal(a, b) for a, b in zip(whole.weights(), resumed.weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(trainer_weights(whole), trainer_weights(resumed)))
     assert all(np.array_equal(a, b) for a, b in zip(whole.best_weights["geo"], resumed.best_weights["geo"]))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, TINY, deep_update, run_snakemake, write_config
+from helpers import REPO, SNAKEMAKE, TINY, deep_update, run_snakemake, write_config
 
 SLURM_DIR = REPO / "tests" / "slurm"
 LOCK = Path("/tmp/dgex-slurm-test.lock")  # one test SLURM per machine at a time (fixed ports, /etc/slurm)
@@ -77,7 +77,8 @@ def slurm_cluster(tmp_path_factory):
             started = recorded_daemons(state)
             if proc.returncode == 77:
                 pytest.skip(proc.stderr.strip().splitlines()[-1])
-            assert proc.returncode == 0, f"tests/slurm/setup.sh failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            assert proc.returncode == 0, \
+                f"tests/slurm/setup.sh failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
             assert {n for n, _ in started} == {"munged", "slurmctld", "slurmd"}, f"setup.sh recorded {started}"
             yield state
         finally:
@@ -191,7 +192,8 @@ def test_jobs_got_the_resources_snakemake_derived(slurm_run):
     # training and the linear regression: their own estimates (rules/common.smk), not profiles/default's
     # default for a small job (max(2000, 3 x input MB) = 2000), and the CI override's two threads as CPUs
     assert all(mem > 2000 and cpus == "2" for mem, cpus in asked["rule_train_dgex"]), asked
-    assert [cpus for _, cpus in asked["rule_fit_linear_regression"]] == ["2"] and asked["rule_fit_linear_regression"][0][0] != 2000
+    lr_jobs = asked["rule_fit_linear_regression"]
+    assert [cpus for _, cpus in lr_jobs] == ["2"] and lr_jobs[0][0] != 2000
 
 
 def test_slurm_results_equal_local_results(slurm_run, tiny_run):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, deep_update, run_snakemake, shared_file
+from helpers import REPO, deep_update, run_snakemake, shared_file
 
 GPL96 = ("gpl96", "gpl96_3cohorts_n240x22283.gctx")
 
@@ -49,7 +49,7 @@ def test_more_clusters_than_profiles_names_the_setting():
 
 
 def test_tables_mark_a_min_norm_lr_and_say_why(tmp_path):
-    from dgex.tables import mark_solutions
+    from dgex.selection import mark_solutions
 
     rec = {"method": "lr", "min_norm": True, "reason": "192 training profiles <= 943 landmarks (underdetermined)"}
     (tmp_path / "solution.json").write_text(json.dumps(rec))

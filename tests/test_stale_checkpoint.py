@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import deep_update, run_snakemake, write_config
+from helpers import deep_update, run_snakemake, write_config
 from dgex.provenance import sha256_file
 from test_regeneration import copy_run
 from test_reliability import RUN, checkpoint_written_since, interrupt, snakemake_cmd, training

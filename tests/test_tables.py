@@ -9,25 +9,12 @@ import pandas as pd
 import pytest
 from report_run import all_baselines, report_run
 
+from dgex.architecture import Architecture
+from dgex.comparisons import dropout_table, improvement_table, overall_error_per_epoch, pearson_table, summary
 from dgex.io import InputError
-from dgex.tables import (
-    dropout_document,
-    dropout_table,
-    improvement_document,
-    improvement_table,
-    load_per_gene,
-    method_label,
-    overall,
-    overall_error_per_epoch,
-    parse_dgex,
-    pearson_document,
-    pearson_table,
-    select_dgex,
-    summary,
-    summary_document,
-    to_html,
-    to_markdown,
-)
+from dgex.render import to_html, to_markdown
+from dgex.selection import load_per_gene, method_label, overall, select_dgex
+from dgex.tables import dropout_document, improvement_document, pearson_document, summary_document
 
 GENES = [f"G{i}" for i in range(6)]
 
@@ -69,7 +56,7 @@ def grid():
 def test_method_names():
     assert method_label("dgex_h3x9000_d25") == "D-GEX-25% 3x9000"
     assert method_label("lr_l1") == "LR-L1" and method_label("knn") == "KNN-GE" and method_label("lr") == "LR"
-    assert parse_dgex("lr") is None and parse_dgex("dgex_h2x16_d00").dropout == 0
+    assert Architecture.from_method("lr") is None and Architecture.from_method("dgex_h2x16_d00").dropout_pct == 0
 
 
 def test_overall_is_mean_and_sd_over_genes(grid):
@@ -226,9 +213,9 @@ def test_workflow_tables_match_the_evaluations(grid_run):
         s = pd.read_csv(res / "tables" / f"summary_{split}.tsv", sep="\t")
         assert s.loc[s["selected"], "method"].tolist() == [selected]
         assert s.loc[~s["method"].str.startswith("dgex_"), "method"].tolist() == baselines
-        pct = parse_dgex(selected).dropout
+        pct = Architecture.from_method(selected).dropout_pct
         assert sorted(s.loc[s["method"].str.startswith("dgex_"), "method"]) == sorted(
-            m for m in test if parse_dgex(m) and parse_dgex(m).dropout == pct)
+            m for m in test if Architecture.from_method(m) and Architecture.from_method(m).dropout_pct == pct)
         ov = overall(test).set_index("method")
         assert np.allclose(s.set_index("method")["mae"], ov.loc[s["method"], "mae"], rtol=1e-6)
         assert s.loc[s["best_test"], "method"].iloc[0] == s.loc[s["mae"].idxmin(), "method"]

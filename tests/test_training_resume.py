@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO
+from helpers import REPO, trainer_weights
 
 EPOCHS = 8
 TRAIN = r"""
@@ -22,7 +22,10 @@ import tensorflow as tf
 tf.config.threading.set_intra_op_parallelism_threads(2)
 tf.config.threading.set_inter_op_parallelism_threads(1)
 tf.config.experimental.enable_op_determinism()
-from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings, write_npz
+from dgex.architecture import Architecture
+from dgex.reproducible import write_npz
+from dgex.trainer import Trainer
+from dgex.training import EvalSet, TrainSettings
 
 logging.basicConfig(level=logging.INFO)
 out, epochs, pause, jit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "xla"
@@ -34,7 +37,7 @@ t = Trainer(Architecture(2, 32, 0.1), TrainSettings(epochs=epochs, learning_rate
                                                    jit_compile=jit), X, Y, ev,
             {"geo": "geo_va", "rnaseq": "g1000_va"}, out + "/ckpt")
 t.fit(out + "/history.tsv", on_epoch=lambda row: time.sleep(pause))  # the pause only widens the window for the kill
-arrays = {f"w{i}": w for i, w in enumerate(t.weights())}
+arrays = {f"w{i}": np.array(w) for i, w in enumerate(t.vars)}
 arrays |= {f"best_{c}_{i}": w for c, ws in t.best_weights.items() for i, w in enumerate(ws)}
 write_npz(out + "/final.npz", arrays)
 """
@@ -90,8 +93,10 @@ def _small_problem(seed: int = 2):
 
 def test_checkpoint_of_other_data_code_or_inputs_is_not_resumed(tmp_path, caplog, monkeypatch):
     """A checkpoint resumes only the job it was made for: other data of the same shapes, code or input files start afresh."""
-    from dgex import dgex_model
-    from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings
+    from dgex import checkpoint
+    from dgex.architecture import Architecture
+    from dgex.trainer import Trainer
+    from dgex.training import EvalSet, TrainSettings
 
     X, Y = _small_problem()
     X_other = X.copy()
@@ -112,7 +117,7 @@ def test_checkpoint_of_other_data_code_or_inputs_is_not_resumed(tmp_path, caplog
     assert ran == [1, 2, 3], f"trained epochs {ran}: a checkpoint of other data was resumed"
     assert "starting afresh" in caplog.text and "data.training" in caplog.text and "resumed" not in caplog.text
     scratch, _ = fit(X_other, "scratch")
-    assert all(np.array_equal(a, b) for a, b in zip(retrained.weights(), scratch.weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(trainer_weights(retrained), trainer_weights(scratch)))
     assert all(np.array_equal(a, b) for a, b in zip(retrained.best_weights["geo"], scratch.best_weights["geo"]))
 
     # the same job again resumes (nothing left to train); other evaluation data, code or input files do not
@@ -124,13 +129,16 @@ def test_checkpoint_of_other_data_code_or_inputs_is_not_resumed(tmp_path, caplog
     caplog.clear()
     assert fit(X_other, "ckpt", inputs={"train": "b" * 64})[1] == [1, 2, 3]
     assert "inputs.train: aaaaaaaaaaaa.. -> bbbbbbbbbbbb.." in caplog.text
-    monkeypatch.setattr(dgex_model, "source_sha256", lambda: "edited trainer")
+    monkeypatch.setattr(checkpoint, "source_sha256", lambda: "edited trainer")
     caplog.clear()
     assert fit(X_other, "ckpt", inputs={"train": "b" * 64})[1] == [1, 2, 3] and "code:" in caplog.text
 
 
 def test_checkpoint_of_an_older_format_is_not_resumed(tmp_path, caplog):
-    from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings, write_npz
+    from dgex.architecture import Architecture
+    from dgex.reproducible import write_npz
+    from dgex.trainer import Trainer
+    from dgex.training import EvalSet, TrainSettings
 
     X, Y = _small_problem()
     s = TrainSettings(epochs=2, batch_size=20, learning_rate=0.02, monitor_size=40, seed=5)
@@ -154,7 +162,7 @@ def test_checkpoint_of_an_older_format_is_not_resumed(tmp_path, caplog):
 
 
 def test_remove_checkpoint_keeps_other_jobs_folders(tmp_path):
-    from dgex.dgex_model import remove_checkpoint
+    from dgex.checkpoint import remove_checkpoint
 
     root = tmp_path / "results" / "run" / "checkpoints"
     mine, other = root / "dgex" / "h1x8_d10" / "part0", root / "dgex" / "h1x8_d10" / "part1"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO, run_snakemake, write_config
+from helpers import REPO, run_snakemake
 from dgex.provenance import sha256_file, write_provenance
 from dgex.verify import infer_workdir, main, verify
 
@@ -176,9 +176,9 @@ def test_verify_results_target(run_copy):
 def test_models_load_only_in_safe_mode(tiny_run, tmp_path):
     import keras
 
-    from dgex.dgex_model import load_model, predict
     from dgex.io import InputError
     from dgex.matrix import load_matrix
+    from dgex.network import load_model, predict
 
     R = tiny_run / RUN
     # the workflow's own model file loads and reproduces the predictions saved beside it
@@ -215,9 +215,9 @@ def test_no_unsafe_loading_in_the_code():
         for pattern, what in UNSAFE.items():
             for m in re.finditer(pattern, text):
                 found.append(f"{path.relative_to(REPO)}:{text[: m.start()].count(chr(10)) + 1}: {what}")
-        # Keras models are loaded only through dgex.dgex_model.load_model (safe mode, project format only)
-        if path.name != "dgex_model.py" and re.search(r"(keras\.saving|keras\.models|tf\.keras\.models)\.load_model\(", text):
-            found.append(f"{path.relative_to(REPO)}: loads a Keras model outside dgex.dgex_model.load_model")
+        # Keras models are loaded only through dgex.network.load_model (safe mode, project format only)
+        if path.name != "network.py" and re.search(r"(keras\.saving|keras\.models|tf\.keras\.models)\.load_model\(", text):
+            found.append(f"{path.relative_to(REPO)}: loads a Keras model outside dgex.network.load_model")
     assert not found, "\n".join(found)
 
 

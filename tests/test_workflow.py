@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pandas as pd
 
-from conftest import REPO, SNAKEMAKE, run_snakemake, write_config
+from helpers import REPO, SNAKEMAKE, run_snakemake, write_config
 from dgex.matrix import load_matrix
 from dgex.provenance import sha256_file
 

@@ -1,8 +1,9 @@
 """Rule build_gene_matrix: landmark + target gene values of one dataset (probe means, or Ensembl lookup)."""
 from dgex import rulekit
+from dgex.gctx import iter_gctx_profiles, read_gct, read_gctx_ids
 from dgex.genes import microarray_genes, rnaseq_genes, select_targets
-from dgex.io import iter_gctx_profiles, read_g1000, read_gct, read_gctx_ids, read_gene_map
 from dgex.matrix import save_matrix
+from dgex.sources import read_g1000, read_gene_map
 
 CHUNK = 4000  # profiles per block: 4000 x 22,268 probes is 356 MB of float32
 

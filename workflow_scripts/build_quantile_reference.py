@@ -3,15 +3,17 @@ import numpy as np
 import pandas as pd
 
 from dgex import rulekit
+from dgex.artifacts import read_assignment
 from dgex.io import InputError, write_tsv
+from dgex.layout import TRAIN_SPLIT
 from dgex.normalize import quantile_reference
 from dgex.stream import iter_blocks, matrix_info, row_index
 
 
 def main(smk, log):
-    a = pd.read_csv(smk.input.assignment, sep="\t", dtype={"sample": str})
+    a = read_assignment(smk.input.assignment)
     which = smk.params.qnorm["reference"]
-    ids = a.loc[a["split"] == "geo_tr", "sample"] if which == "geo_tr" else a["sample"]
+    ids = a.loc[a["split"] == TRAIN_SPLIT, "sample"] if which == TRAIN_SPLIT else a["sample"]
     if ids.empty:
         raise InputError(f"{smk.input.assignment}: no profiles for the reference ({which})")
     rows = row_index(matrix_info(smk.input.geo), ids.tolist(), f"{smk.input.assignment} ({which})")

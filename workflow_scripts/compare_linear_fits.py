@@ -4,23 +4,22 @@ The figure is drawn by plot_linear_fits, so a display setting never redoes the f
 import json
 
 import numpy as np
-import pandas as pd
-
 from dgex import rulekit
-from dgex.dgex_model import load_model
+from dgex.artifacts import part_genes, read_partition
 from dgex.interpret import linear_fit_notes, linear_fits
 from dgex.io import write_text, write_tsv
 from dgex.logs import import_tensorflow
 from dgex.matrix import load_matrix
+from dgex.network import load_model
 
 
 def main(smk, log):
     tf = import_tensorflow()  # without its start-up notices on the console
     tf.config.threading.set_intra_op_parallelism_threads(smk.threads)
     tr = load_matrix(smk.input.train)
-    partition = pd.read_csv(smk.input.partition, sep="\t")
+    partition = read_partition(smk.input.partition)
     position = {g: i for i, g in enumerate(tr.targets)}
-    columns = [np.array([position[g] for g in partition.loc[partition["part"] == p, "gene"].astype(str)])
+    columns = [np.array([position[g] for g in part_genes(partition, p)])
                for p in range(len(smk.input.models))]
     models = [load_model(f) for f in smk.input.models]
     df = linear_fits(models, tr.X, tr.Y, columns)

@@ -11,7 +11,8 @@ def main(smk, log):
     if pred.samples != truth.samples or pred.genes != truth.targets:
         raise ValueError(f"{smk.input.predictions}: profiles or target genes differ from {smk.input.truth}")
     table = per_gene_table(truth.targets, truth.Y, pred.values)
-    log.info("%s on %s: mean per-gene MAE %.5f over %d genes", smk.wildcards.method, smk.wildcards.split, table["mae"].mean(), len(table))
+    log.info("%s on %s: mean per-gene MAE %.5f over %d genes", smk.wildcards.method, smk.wildcards.split, table["mae"].mean(),
+             len(table))
     write_tsv(smk.output.per_gene, table, float_format="%.8g")
 
 

@@ -1,13 +1,13 @@
 """Rule find_major_weights: major weights and hub units of one 1-hidden-layer D-GEX network (drawn by plot_major_weights)."""
 import json
 
-import pandas as pd
-
 from dgex import rulekit
-from dgex.dgex_model import load_model
+from dgex.artifacts import read_gene_stats
 from dgex.interpret import hidden_units, major_weight_summary, major_weights
-from dgex.io import read_gene_map, write_text, write_tsv
+from dgex.io import write_text, write_tsv
 from dgex.logs import import_tensorflow
+from dgex.network import load_model
+from dgex.sources import read_gene_map
 
 
 def main(smk, log):
@@ -16,7 +16,7 @@ def main(smk, log):
     model = load_model(smk.input.model)
     edges, n_hidden = major_weights(model, p["input_sd"], p["output_sd"])
     units = hidden_units(edges, n_hidden, p["hub_sd"])
-    stats = pd.read_csv(smk.input.stats, sep="\t")
+    stats = read_gene_stats(smk.input.stats)
     symbol = dict(zip(read_gene_map(smk.input.map_lm).ensembl, read_gene_map(smk.input.map_lm).symbols))
     landmarks = [symbol.get(g, g) for g in stats.loc[stats["role"] == "landmark", "gene"]]
     summary = major_weight_summary(edges, units) | {"architecture": smk.wildcards.arch, "part": int(smk.wildcards.part),

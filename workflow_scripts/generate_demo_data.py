@@ -1,7 +1,8 @@
 """Rule generate_demo_data: write the seeded demo GEO/GTEx/1000G files and gene maps in the real formats."""
 from dgex import rulekit
 from dgex.demo import make_demo
-from dgex.io import write_g1000, write_gct, write_gene_map
+from dgex.gctx import write_gct
+from dgex.sources import write_g1000, write_gene_map
 
 
 def main(smk, log):

@@ -11,7 +11,8 @@ def main(smk, log):
     tf.config.threading.set_intra_op_parallelism_threads(smk.threads)
     settings = InferenceSettings(**{k: smk.params.inference[k] for k in SETTINGS})
     report = infer_gctx(smk.input.profiles, smk.input.bundle, smk.output.profiles, settings)
-    log.info("%d profiles: %d measured rows passed through (%d not model inputs), %d targets inferred; ids: %s; imputed: %s; %.1f s",
+    log.info("%d profiles: %d measured rows passed through (%d not model inputs), %d targets inferred; ids: %s; "
+             "imputed: %s; %.1f s",
              report.n_profiles, report.n_measured_rows, report.unused_rows, report.n_inferred_rows, report.id_type,
              report.imputed_landmarks or "none", report.seconds)
 

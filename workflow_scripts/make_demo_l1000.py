@@ -3,8 +3,11 @@ import numpy as np
 import pandas as pd
 
 from dgex import rulekit
-from dgex.infer import demo_chip
-from dgex.io import Gct, read_gct, read_gene_map, write_gct, write_tsv
+from dgex.artifacts import read_assignment, split_samples
+from dgex.gctx import Gct, read_gct, write_gct
+from dgex.io import write_tsv
+from dgex.l1000 import demo_chip
+from dgex.sources import read_gene_map
 
 EXTRA_LANDMARK_SHARE = 35 / 943  # L1000 has 978 landmarks, 35 more than the D-GEX networks use
 
@@ -13,8 +16,7 @@ def main(smk, log):
     rng = np.random.default_rng([int(smk.params.seed), 1000])
     lm = read_gene_map(smk.input.map_lm)
     geo = read_gct(smk.input.geo)
-    a = pd.read_csv(smk.input.assignment, sep="\t")
-    te = set(a.loc[a["split"] == "geo_te", "sample"].astype(str))
+    te = set(split_samples(read_assignment(smk.input.assignment), "geo_te"))
     cols = [i for i, c in enumerate(geo.cids) if c in te]
     used = {p for ps in lm.probes for p in ps}
     others = [p for p in geo.rids if p not in used]
@@ -24,7 +26,8 @@ def main(smk, log):
     chip_lm = chip[chip["pr_type"] == "LM"]
     row_of = {p: i for i, p in enumerate(geo.rids)}
     rows = [row_of[p] for p in chip_lm["pr_id"]]  # the chip's (analyte) order, as L1000 files list their rows
-    row_meta = pd.DataFrame({"pr_gene_id": chip_lm["pr_gene_id"].to_numpy(), "pr_gene_symbol": chip_lm["pr_gene_symbol"].to_numpy(),
+    row_meta = pd.DataFrame({"pr_gene_id": chip_lm["pr_gene_id"].to_numpy(),
+                             "pr_gene_symbol": chip_lm["pr_gene_symbol"].to_numpy(),
                              "pr_is_lmark": "Y"}, index=pd.Index(chip_lm["pr_id"].tolist()))
     cids = [geo.cids[i] for i in cols]
     col_meta = pd.DataFrame({"cell_id": "demo", "pert_type": "ctl_untrt", "provenance_code": "DEMO+QNO"}, index=pd.Index(cids))
@@ -34,4 +37,4 @@ def main(smk, log):
     log.info("demo L1000: %d landmark rows (%d not used by the networks) x %d GEO-te profiles", len(rows), n_extra, len(cids))
 
 
-rulekit.run(snakemake, main)  # noqa: F821
+rulekit.run(snakemake, main, seed=snakemake.params.seed)  # noqa: F821

@@ -16,4 +16,4 @@ def main(smk, log):
     write_tsv(smk.output.partition, table)
 
 
-rulekit.run(snakemake, main)  # noqa: F821
+rulekit.run(snakemake, main, seed=snakemake.params.seed)  # noqa: F821

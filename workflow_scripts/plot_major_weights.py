@@ -1,17 +1,11 @@
 """Rule plot_major_weights: Fig. 6, the major weights of one network (from find_major_weights' tables) as a layered graph."""
-import json
-from pathlib import Path
-
-import pandas as pd
-
 from dgex import rulekit
+from dgex.artifacts import read_major_weights
 from dgex.interpret import plot_major_weights
 
 
 def main(smk, log):
-    edges = pd.read_csv(smk.input.edges, sep="\t", dtype={"source_name": str}, keep_default_na=False)
-    units = pd.read_csv(smk.input.units, sep="\t")
-    s = json.loads(Path(smk.input.summary).read_text())
+    edges, units, s = read_major_weights(smk.input.edges, smk.input.units, smk.input.summary)
     inputs = edges[edges["layer"] == "input_hidden"]
     names = dict(zip(inputs["source"], inputs["source_name"]))  # landmark index -> symbol
     plot_major_weights(edges, units, smk.output.png, smk.output.svg,

@@ -1,7 +1,6 @@
 """Rule quantile_normalize: map every profile of a dataset onto the GEO reference by rank (block by block)."""
-import pandas as pd
-
 from dgex import rulekit
+from dgex.artifacts import read_assignment, read_reference
 from dgex.io import InputError
 from dgex.matrix import save_matrix
 from dgex.normalize import map_to_reference
@@ -10,9 +9,9 @@ from dgex.stream import gather, matrix_info
 
 def main(smk, log):
     dataset, ties = smk.wildcards.dataset, smk.params.qnorm["ties"]
-    ref = pd.read_csv(smk.input.reference, sep="\t")["value"].to_numpy()
+    ref = read_reference(smk.input.reference)
     if dataset == "geo":  # only the deduplicated profiles, in split-assignment order
-        samples = pd.read_csv(smk.input.assignment, sep="\t", dtype={"sample": str})["sample"].tolist()
+        samples = read_assignment(smk.input.assignment)["sample"].tolist()
         what = f"the split assignment {smk.input.assignment}"
     else:
         samples, what = matrix_info(smk.input.matrix).samples, "the dataset"

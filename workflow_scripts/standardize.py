@@ -2,7 +2,9 @@
 import pandas as pd
 
 from dgex import rulekit
+from dgex.artifacts import read_assignment, split_samples
 from dgex.io import write_tsv
+from dgex.layout import TRAIN_SPLIT
 from dgex.matrix import save_matrix
 from dgex.normalize import gene_stats
 from dgex.stream import gather, iter_blocks, matrix_info, row_index
@@ -10,9 +12,8 @@ from dgex.stream import gather, iter_blocks, matrix_info, row_index
 
 def main(smk, log):
     which = smk.params.standardization["stats"]
-    if which == "geo_tr":
-        a = pd.read_csv(smk.input.assignment, sep="\t", dtype={"sample": str})
-        tr = a.loc[a["split"] == "geo_tr", "sample"].tolist()
+    if which == TRAIN_SPLIT:
+        tr = split_samples(read_assignment(smk.input.assignment), TRAIN_SPLIT)
         rows = row_index(matrix_info(smk.input.geo), tr, f"GEO-tr of {smk.input.assignment}")
         mean, std = gene_stats(v for _, v in iter_blocks(smk.input.geo, rows, label="gene statistics of GEO-tr"))
     else:

@@ -2,19 +2,19 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from dgex import gpu_pool, rulekit
-from dgex.dgex_model import Architecture, EvalSet, Trainer, TrainSettings, predict, remove_checkpoint, save_model
+from dgex.architecture import Architecture
+from dgex.artifacts import part_genes, read_partition
 from dgex.io import InputError
+from dgex.layout import CRITERIA, EVAL_SPLITS, criterion_splits
 from dgex.logs import import_tensorflow
 from dgex.matrix import Matrix, load_matrix, save_matrix
+from dgex.checkpoint import remove_checkpoint
+from dgex.network import predict, save_model
 from dgex.provenance import sha256_file
-
-# criterion -> (validation split it is chosen on, splits it predicts)
-CRITERIA = {"geo": ("geo_va", ["geo_va", "geo_te"]), "rnaseq": ("g1000_va", ["g1000_va", "gtex_te"])}
-SETTING_KEYS = ("epochs", "batch_size", "momentum", "learning_rate", "lr_scale_after_first", "lr_decay", "lr_min",
-                "monitor_size", "precision", "jit_compile")
+from dgex.trainer import Trainer
+from dgex.training import EvalSet, RunOptions, TrainSettings
 
 
 def configure_tensorflow(threads: int) -> None:
@@ -27,12 +27,10 @@ def configure_tensorflow(threads: int) -> None:
         tf.config.experimental.set_memory_growth(gpu, True)
 
 
-def part_genes(partition_path: str, part: int, targets: list[str]) -> list[str]:
+def checked_part_genes(partition_path: str, part: int, targets: list[str]) -> list[str]:
     """The target genes of one part, checked against the training matrix."""
-    partition = pd.read_csv(partition_path, sep="\t", dtype={"gene": str})
-    if not {"gene", "part"} <= set(partition.columns):
-        raise InputError(f"{partition_path}: needs columns gene and part, has {list(partition.columns)}")
-    genes = partition.loc[partition["part"] == part, "gene"].tolist()
+    partition = read_partition(partition_path)
+    genes = part_genes(partition, part)
     if not genes:
         raise InputError(f"{partition_path}: part {part} has no target (parts: {sorted(partition['part'].unique().tolist())})")
     unknown = sorted(set(genes) - set(targets))
@@ -43,28 +41,27 @@ def part_genes(partition_path: str, part: int, targets: list[str]) -> list[str]:
 
 
 def main(smk, log):
-    run = smk.config.get("dgex", {})  # run options (distribute, memory_limit_gb, gpus, ...) are not params: they do not retrain
+    run = RunOptions.from_config(smk.config.get("dgex", {}))  # not params: changing them does not retrain
     # this job's GPU(s) from the machine's pool, before TensorFlow is imported; given back on exit, even a kill
-    with gpu_pool.lease(run.get("gpus"), run.get("gpu_pool_dir"), take_all=bool(run.get("distribute", False))):
+    with gpu_pool.lease(run.gpus, run.gpu_pool_dir, take_all=run.distribute):
         train(smk, log, run)
 
 
-def train(smk, log, run: dict) -> None:
+def train(smk, log, run: RunOptions) -> None:
     """Train, keep the best models and write their predictions."""
     configure_tensorflow(smk.threads)
     arch = Architecture.parse(smk.wildcards.arch)
     part = int(smk.wildcards.part)
-    d = smk.params.dgex
-    settings = TrainSettings(seed=int(smk.params.seed) * 1000 + part, **{k: d[k] for k in SETTING_KEYS if k in d})
+    settings = TrainSettings.from_config(smk.params.dgex, seed=int(smk.params.seed) * 1000 + part)
     tr = load_matrix(smk.input.train)
-    genes = part_genes(smk.input.partition, part, tr.targets)
+    genes = checked_part_genes(smk.input.partition, part, tr.targets)
     pos = {g: i for i, g in enumerate(tr.genes)}
     cols = np.array([pos[g] for g in genes])
     X_tr, Y_tr = tr.X, np.ascontiguousarray(tr.values[:, cols])
     n_train, landmarks = len(tr.samples), tr.landmarks
     del tr  # the full matrix (all targets) is no longer needed
     sets = {}
-    for name in CRITERIA["geo"][1] + CRITERIA["rnaseq"][1]:
+    for name in EVAL_SPLITS:
         if name in smk.input.keys():
             m = load_matrix(smk.input[name])
             mpos = {g: i for i, g in enumerate(m.genes)}
@@ -74,18 +71,18 @@ def train(smk, log, run: dict) -> None:
     log.info("D-GEX %s, part %d: %d training profiles, %d targets, settings %s", arch.name, part, n_train, len(genes), settings)
     # a checkpoint is resumed only when made from these very files (and the same data, code and settings)
     inputs = {name: sha256_file(path) for name, path in smk.input.items()}
-    trainer = Trainer(arch, settings, X_tr, Y_tr, [e for _, e in sets.values()], {c: v[0] for c, v in CRITERIA.items()},
-                      smk.params.checkpoint_dir, distribute=bool(run.get("distribute", False)),
-                      memory_limit_gb=run.get("memory_limit_gb"), label=f"D-GEX {arch.name} part {part}", inputs=inputs)
+    trainer = Trainer(arch, settings, X_tr, Y_tr, [e for _, e in sets.values()], CRITERIA, smk.params.checkpoint_dir,
+                      distribute=run.distribute, memory_limit_gb=run.memory_limit_gb, label=f"D-GEX {arch.name} part {part}",
+                      inputs=inputs)
     state = trainer.fit(smk.output.history, timing_path=smk.log.epochs)
     out_dir = Path(smk.output.best_geo).parent
-    for crit, (_, predicts) in CRITERIA.items():
+    for crit, validation in CRITERIA.items():
         if crit not in trainer.criteria:
             continue
         model = trainer.best_model(crit)
-        log.info("best on %s: epoch %d, MAE %.5f", CRITERIA[crit][0], state.best[crit]["epoch"], state.best[crit]["mae"])
+        log.info("best on %s: epoch %d, MAE %.5f", validation, state.best[crit]["epoch"], state.best[crit]["mae"])
         save_model(model, out_dir / f"best_{crit}.keras")
-        for name in predicts:
+        for name in criterion_splits(crit):
             samples, e = sets[name]
             save_matrix(out_dir / f"pred_{name}.h5", Matrix(predict(model, e.X), samples, genes, 0,
                                                            {"best_epoch": state.best[crit]["epoch"], "criterion": crit}))
@@ -98,4 +95,4 @@ def drop_checkpoint(smk, log) -> None:
     log.info("removed the checkpoint in %s", ckpt)
 
 
-rulekit.run(snakemake, main, after=drop_checkpoint)  # noqa: F821
+rulekit.run(snakemake, main, seed=snakemake.params.seed, after=drop_checkpoint)  # noqa: F821

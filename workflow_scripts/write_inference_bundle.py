@@ -1,20 +1,20 @@
 """Rule write_inference_bundle: the networks of all parts, landmarks with L1000 ids, statistics and quantile reference."""
 import numpy as np
-import pandas as pd
-
 from dgex import rulekit
-from dgex.infer import read_chip, write_bundle
-from dgex.io import read_gene_map
+from dgex.artifacts import read_assignment, read_gene_stats, read_partition, split_samples
+from dgex.bundle import write_bundle
+from dgex.l1000 import read_chip
+from dgex.layout import TRAIN_SPLIT
 from dgex.logs import import_tensorflow
 from dgex.matrix import load_matrix
 from dgex.normalize import quantile_reference
+from dgex.sources import read_gene_map
 
 
 def main(smk, log):
     import_tensorflow()  # Keras loads the networks; first TensorFlow, without its start-up notices
     qn = load_matrix(smk.input.qnorm, genes="landmarks")
-    a = pd.read_csv(smk.input.assignment, sep="\t")
-    tr = set(a.loc[a["split"] == "geo_tr", "sample"].astype(str))
+    tr = set(split_samples(read_assignment(smk.input.assignment), TRAIN_SPLIT))
     rows = np.array([i for i, s in enumerate(qn.samples) if s in tr])
     # the distribution an L1000 profile's landmarks are mapped onto: GEO-tr's landmark values after quantile normalization
     reference = quantile_reference(qn.values[rows])
@@ -23,8 +23,8 @@ def main(smk, log):
         log.warning("no L1000 chip file: the bundle has no Entrez ids (inputs must use probe ids)")
     models = {p: f for p, f in enumerate(smk.input.models)}
     write_bundle(smk.output.manifest.rsplit("/", 1)[0], architecture=smk.wildcards.arch, criterion=smk.params.model,
-                 models=models, partition=pd.read_csv(smk.input.partition, sep="\t"),
-                 stats=pd.read_csv(smk.input.stats, sep="\t", dtype={"gene": str}), reference=reference,
+                 models=models, partition=read_partition(smk.input.partition),
+                 stats=read_gene_stats(smk.input.stats), reference=reference,
                  landmark_map=read_gene_map(smk.input.map_lm), chip=chip, target_map=read_gene_map(smk.input.map_tg),
                  ties=smk.params.ties, source=f"run {smk.params.run}")
     log.info("bundle of %d part(s), %d landmarks, reference from %d GEO-tr profiles", len(models), qn.n_landmarks, len(rows))

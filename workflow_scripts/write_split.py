@@ -1,17 +1,16 @@
 """Rule write_split: one split's profiles (GEO-tr/va/te from the assignment; 1000G-va and GTEx-te whole)."""
-import pandas as pd
-
 from dgex import rulekit
+from dgex.artifacts import read_assignment, split_samples
 from dgex.io import InputError
+from dgex.layout import GEO_SPLITS
 from dgex.matrix import save_matrix
 from dgex.stream import gather, matrix_info
 
 
 def main(smk, log):
     split = smk.wildcards.split
-    if split.startswith("geo_"):
-        a = pd.read_csv(smk.input.assignment, sep="\t", dtype={"sample": str})
-        samples = a.loc[a["split"] == split, "sample"].tolist()
+    if split in GEO_SPLITS:
+        samples = split_samples(read_assignment(smk.input.assignment), split)
     else:
         samples = matrix_info(smk.input.matrix).samples
     if not samples:

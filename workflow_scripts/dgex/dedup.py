@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator, Protocol
 
 import numpy as np
 
-from .io import InputError, check_finite_values
+from .io import InputError
 from .progress import Progress
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ GRAM_TOL = 2e-3  # float32 Gram-product error bound, relative to |x|^2 + |y|^2; 
 
 
 class ProfileSource(Protocol):
-    """Profiles (rows) x features, readable in contiguous blocks."""
+    """Profiles (rows) x features, readable in contiguous blocks (an array, or a GCTX file through gctx.GctxReader)."""
 
     n_profiles: int
     n_features: int
@@ -50,34 +49,6 @@ class ArraySource:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         return np.asarray(self.X[start:stop], dtype=np.float32)
-
-
-class GctxSource:
-    """The matrix of a GCTX file (profiles x rows on disk) as a ProfileSource, read in chunk-aligned blocks."""
-
-    def __init__(self, path: str | Path, block_rows: int = 4000):
-        import h5py
-
-        from .io import GCTX_MATRIX, gctx_shape
-
-        self.path = Path(path)
-        n_rows, n_cols = gctx_shape(self.path)
-        self.n_profiles, self.n_features = n_cols, n_rows
-        self._file = h5py.File(self.path, "r")
-        self._dset = self._file[GCTX_MATRIX]
-        chunk = self._dset.chunks[0] if self._dset.chunks else 1
-        self.block_rows = max(chunk, (block_rows // chunk) * chunk)
-
-    def read(self, start: int, stop: int) -> np.ndarray:
-        try:
-            block = np.asarray(self._dset[start:stop], dtype=np.float32)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{self.path}: corrupt or truncated GCTX, profiles {start}..{stop - 1} unreadable ({exc})") from exc
-        check_finite_values(block, f"{self.path} (profiles {start}..{stop - 1})")
-        return block
-
-    def close(self) -> None:
-        self._file.close()
 
 
 def blocks(src: ProfileSource, order: np.ndarray | None = None, label: str = "dedup pass") -> Iterator[tuple[int, np.ndarray]]:
@@ -186,11 +157,6 @@ def kmeans_labels(src: ProfileSource, n_clusters: int, seed: int, batch_size: in
     return labels
 
 
-def cluster_labels(X: np.ndarray, n_clusters: int, seed: int, batch_size: int = 1000, epochs: int = 2) -> np.ndarray:
-    """MiniBatchKMeans cluster label of every profile of an in-memory matrix (seeded)."""
-    return kmeans_labels(ArraySource(np.asarray(X, dtype=np.float32)), n_clusters, seed, batch_size, epochs)
-
-
 def cluster_groups(labels: np.ndarray, n_features: int, budget_bytes: int) -> list[list[int]]:
     """Clusters packed into groups whose float32 profiles fit in `budget_bytes` (one pass over the file per group)."""
     sizes = np.bincount(labels)
@@ -232,7 +198,7 @@ def filter_clusters(src: ProfileSource, labels: np.ndarray, threshold: float, ru
         sorted_rows = rows[order]
         bounds = np.searchsorted(labels[sorted_rows], group + [labels.max() + 1])
         filtering = Progress(f"{name}: distance filter", len(rows), log=log, unit=" profiles")
-        for c, b0, b1 in zip(group, bounds[:-1], bounds[1:]):
+        for b0, b1 in zip(bounds[:-1], bounds[1:]):
             keep[sorted_rows[b0:b1]] = greedy_keep(data[b0:b1], threshold, rule=rule)
             filtering.update(int(b1 - b0))
         filtering.close()

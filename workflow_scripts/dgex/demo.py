@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .io import Gct, GeneMap
+from .gctx import Gct
+from .sources import GeneMap
 
 PROBE_SUFFIXES = np.array(["_at", "_s_at", "_x_at"])
 
@@ -58,8 +59,8 @@ def make_genome(rng: np.random.Generator, n_landmarks: int, n_targets: int, n_sh
     shared_t = rng.choice(n_targets, n_shared, replace=False)
     shared_l = rng.choice(n_landmarks, n_shared, replace=False)
     shared[shared_t] = shared_l
-    for t, l in zip(shared_t, shared_l):
-        tg_ens[t] = lm_ens[l]
+    for t, lm in zip(shared_t, shared_l):
+        tg_ens[t] = lm_ens[lm]
     n_probes_t = rng.choice([1, 1, 1, 2, 2, 3], size=n_targets)
     n_probes = n_landmarks + int(n_probes_t.sum()) + n_extra_probes
     pnum = np.sort(_ids(rng, n_probes, 200_000, 250_000))
@@ -171,21 +172,24 @@ def make_demo(params: dict) -> dict:
     order = rng.permutation(len(V))
     V = V[order]
     gsm = _ids(rng, len(V), 1_000_000, 3_000_000)
-    geo = Gct(V, probes, [f"GSM{n}" for n in gsm], pd.DataFrame(index=pd.Index(probes)), pd.DataFrame(index=pd.Index([f"GSM{n}" for n in gsm])))
+    geo = Gct(V, probes, [f"GSM{n}" for n in gsm], pd.DataFrame(index=pd.Index(probes)),
+              pd.DataFrame(index=pd.Index([f"GSM{n}" for n in gsm])))
     # RNA-Seq: the same biology, shifted tissue mix, monotone distortion, extra genes, versioned Ensembl ids.
     versions = {e: int(v) for e, v in zip(g.lm_ensembl + g.tg_ensembl + g.extra_ensembl,
                                          rng.integers(1, 15, len(g.lm_ensembl) + len(g.tg_ensembl) + len(g.extra_ensembl)))}
     symbol_of = dict(zip(g.tg_ensembl, g.tg_symbols)) | dict(zip(g.lm_ensembl, g.lm_symbols))
     z, L, T = sample_genes(g, rng, params["n_gtex"], shift=0.3)
     R, ens = rnaseq_rpkm(g, rng, L, T, params["n_extra_genes"])
-    gtex_ids = [f"GTEX-{n:05X}-{t:04d}-SM-{n % 9973:04X}" for n, t in zip(_ids(rng, params["n_gtex"], 0x10000, 0xFFFFF), rng.integers(1, 3000, params["n_gtex"]))]
+    donors, tissues = _ids(rng, params["n_gtex"], 0x10000, 0xFFFFF), rng.integers(1, 3000, params["n_gtex"])
+    gtex_ids = [f"GTEX-{n:05X}-{t:04d}-SM-{n % 9973:04X}" for n, t in zip(donors, tissues)]
     rids = [f"{e}.{versions[e]}" for e in ens]
     gtex = Gct(R, rids, gtex_ids,
                pd.DataFrame({"Description": [symbol_of.get(e, f"GENE{i}") for i, e in enumerate(ens)]}, index=pd.Index(rids)),
                pd.DataFrame(index=pd.Index(gtex_ids)))
     z, L, T = sample_genes(g, rng, params["n_g1000"], shift=0.3)
     R, ens = rnaseq_rpkm(g, rng, L, T, params["n_extra_genes"])
-    g_ids = [f"{p}{n:05d}" for p, n in zip(rng.choice(["HG", "NA"], params["n_g1000"]), _ids(rng, params["n_g1000"], 100, 99_999))]
+    prefixes = rng.choice(["HG", "NA"], params["n_g1000"])
+    g_ids = [f"{p}{n:05d}" for p, n in zip(prefixes, _ids(rng, params["n_g1000"], 100, 99_999))]
     rids = [f"{e}.{versions[e]}" for e in ens]
     g1000 = Gct(R, rids, g_ids)
     g1000_annot = {

@@ -6,7 +6,6 @@ name only when complete and verified: no partial file ever carries the final nam
 from __future__ import annotations
 
 import http.client
-import json
 import logging
 import os
 import re
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .io import HDF5_MAGIC
+from .gctx import HDF5_MAGIC
 from .progress import Progress as _Progress
 from .provenance import sha256_file
 
@@ -228,10 +227,3 @@ def fetch(source: Source, dest: str | os.PathLike, mirrors: str | os.PathLike | 
                     source.filename, digest, source.name)
     return {"name": source.name, "url": source.url, "origin": origin, "filename": source.filename, "bytes": size,
             "sha256": digest, "sha256_verified": bool(source.sha256)}
-
-
-def write_record(path: str | os.PathLike, record: dict) -> None:
-    """Write a download record (JSON) atomically."""
-    from .io import write_text
-
-    write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")

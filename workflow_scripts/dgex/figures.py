@@ -12,6 +12,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .architecture import is_dgex  # noqa: E402
 from .io import atomic_path  # noqa: E402
 
 # method key (dgex: every D-GEX) -> colour; config figures.colors overrides these
@@ -19,6 +20,8 @@ DEFAULT_COLORS = {"dgex": "#c0392b", "lr": "#2471a3", "lr_l1": "#7d3c98", "lr_l2
 FALLBACK_COLOR = "#566573"
 REFERENCE_STYLES = ["--", ":", "-.", (0, (5, 1, 1, 1))]
 MAE_UNIT = "MAE (standardized units)"
+# test split -> the paper's number of its per-gene scatter figure
+PAPER_SCATTER = {"geo_te": "Fig. 3", "gtex_te": "Fig. 4"}
 
 
 @dataclass
@@ -32,7 +35,7 @@ class Reference:
 
 def method_color(method: str, colors: dict[str, str]) -> str:
     """The colour of a method: colors['dgex'] for every D-GEX, else the method's own entry."""
-    key = "dgex" if method.startswith("dgex_") else method
+    key = "dgex" if is_dgex(method) else method
     return (DEFAULT_COLORS | dict(colors)).get(key, FALLBACK_COLOR)
 
 
@@ -71,7 +74,8 @@ def architecture_figure(dgex: pd.DataFrame, references: list[Reference], title: 
             ax.plot(x, g["mae"], "-o", color=shade, ms=5, lw=1.6, label=f"{n_layers} hidden layer{'s' if n_layers > 1 else ''}")
         if selected is not None and selected in set(d["method"]):
             s = d[d["method"] == selected].iloc[0]
-            ax.plot([units.index(s["units"])], [s["mae"]], "o", ms=12, mfc="none", mec="black", mew=1.4, label="selected on validation")
+            ax.plot([units.index(s["units"])], [s["mae"]], "o", ms=12, mfc="none", mec="black", mew=1.4,
+                    label="selected on validation")
         _reference_lines(ax, references)
         ax.set_xticks(range(len(units)), [f"{u:,}" for u in units])
         ax.set_xlim(-0.5, len(units) - 0.5)
@@ -161,7 +165,7 @@ def scatter_figure(x: np.ndarray, xlabel: str, comparisons: list[tuple[str, np.n
 
 def epoch_figure(curves: list[tuple[str, pd.DataFrame]], references: list[Reference], title: str, colormap: str,
                  ylabel: str) -> plt.Figure:
-    """Fig. 5: overall error per training epoch, one curve per dropout rate (label, frame of epoch and mae), baselines as lines."""
+    """Fig. 5: overall error per training epoch, a curve per dropout rate (label, frame of epoch and mae), baselines as lines."""
     cmap = plt.get_cmap(colormap)
     shades = cmap(np.linspace(0.15, 0.85, len(curves))) if len(curves) > 1 else [cmap(0.5)]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))

@@ -8,9 +8,11 @@ from typing import Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .io import Gct, GeneMap, InputError
+from .gctx import Gct
+from .io import InputError
 from .matrix import Matrix
 from .progress import Progress
+from .sources import GeneMap
 
 log = logging.getLogger(__name__)
 ENSEMBL_VERSION = re.compile(r"^(ENS[A-Z]*\d+)\.\d+(_PAR_Y)?$")  # ENSG..., and ENSGR... (GENCODE PAR_Y copies)
@@ -87,10 +89,12 @@ def ensembl_columns(ids: Sequence[str], wanted: Sequence[str], duplicates: str, 
         rows.setdefault(e, []).append(i)
     missing = sorted({e for e in wanted if e not in rows})
     if missing:
-        raise InputError(f"{source}: {len(missing)} of {len(set(wanted))} landmark/target gene(s) are missing, e.g. {missing[:5]}")
+        raise InputError(f"{source}: {len(missing)} of {len(set(wanted))} landmark/target gene(s) are missing, "
+                         f"e.g. {missing[:5]}")
     dups = sorted({e for e in wanted if len(rows[e]) > 1})
     if dups:
-        msg = f"{source}: {len(dups)} landmark/target Ensembl id(s) occur on several rows after removing version suffixes, e.g. {dups[:5]}"
+        msg = (f"{source}: {len(dups)} landmark/target Ensembl id(s) occur on several rows after removing version suffixes, "
+               f"e.g. {dups[:5]}")
         if duplicates == "error":
             raise InputError(msg + " (genes.duplicate_ensembl_ids: error)")
         log.warning("%s; using the %s", msg, "first row" if duplicates == "first" else "mean of the rows")

@@ -146,10 +146,12 @@ def plot_major_weights(edges: pd.DataFrame, units: pd.DataFrame, png: str | os.P
     ax.scatter(np.full(len(y_out), 2.0), list(y_out.values()), s=4, c="0.3", zorder=3)
     if input_names is not None and 0 < len(y_in) <= 40:
         for i, y in y_in.items():
-            ax.annotate(str(input_names[i]), (0.0, y), xytext=(-4, 0), textcoords="offset points", fontsize=6, ha="right", va="center")
+            ax.annotate(str(input_names[i]), (0.0, y), xytext=(-4, 0), textcoords="offset points", fontsize=6, ha="right",
+                        va="center")
     ax.set_xlim(-0.3, 2.2)
     ax.set_ylim(0, 1)
-    ax.set_xticks([0, 1, 2], [f"landmarks ({len(y_in)})", f"hidden units ({len(order)}, {int(hub.sum())} hubs)", f"targets ({len(y_out)})"])
+    ax.set_xticks([0, 1, 2],
+                  [f"landmarks ({len(y_in)})", f"hidden units ({len(order)}, {int(hub.sum())} hubs)", f"targets ({len(y_out)})"])
     ax.set_yticks([])
     for s in ("left", "right", "top"):
         ax.spines[s].set_visible(False)
@@ -234,7 +236,7 @@ def linear_fits(models: Sequence, X: np.ndarray, Y: np.ndarray, columns: Sequenc
     An adjusted R^2 that is not applicable (too few profiles for the predictors) is NaN, with the reason in `note`;
     hidden_better is then NA.
     """
-    from .dgex_model import predict
+    from .network import predict
 
     n_targets = Y.shape[1]
     on_landmarks = LinearFit()

@@ -4,12 +4,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import h5py
 import numpy as np
 
-from .io import InputError, atomic_path, check_finite_values, check_unique, h5_create
+from .io import InputError, atomic_path, check_finite_values, check_unique
+from .reproducible import h5_create
 
 STR = h5py.string_dtype("utf-8")
 
@@ -41,11 +41,6 @@ class Matrix:
     def Y(self) -> np.ndarray:
         """Target block (profiles x targets)."""
         return np.ascontiguousarray(self.values[:, self.n_landmarks :])
-
-    def subset(self, rows: np.ndarray | Sequence[int]) -> "Matrix":
-        """The same matrix restricted to the given profile rows."""
-        rows = np.asarray(rows, dtype=np.int64)
-        return Matrix(self.values[rows], [self.samples[i] for i in rows], self.genes, self.n_landmarks, dict(self.attrs))
 
 
 def save_matrix(path: str | os.PathLike, m: Matrix) -> None:

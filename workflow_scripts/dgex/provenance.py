@@ -14,7 +14,8 @@ from typing import Any, Iterable, Mapping
 from .io import write_text
 
 PROV_SUFFIX = ".prov.json"
-PACKAGES = ["numpy", "pandas", "scikit-learn", "tensorflow-cpu", "tensorflow", "keras", "cmapPy", "h5py", "snakemake", "matplotlib"]
+PACKAGES = ["numpy", "pandas", "scikit-learn", "tensorflow-cpu", "tensorflow", "keras", "cmapPy", "h5py", "snakemake",
+            "matplotlib"]
 
 
 def sha256_file(path: str | os.PathLike, bufsize: int = 1 << 22) -> str:
@@ -54,7 +55,8 @@ def code_version() -> dict[str, str]:
         commit = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         if commit.returncode == 0:
             out["git_commit"] = commit.stdout.strip()
-            dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--", "."], capture_output=True, text=True, timeout=10)
+            dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--", "."], capture_output=True, text=True,
+                                   timeout=10)
             out["git_dirty"] = str(bool(dirty.stdout.strip())).lower()
     except (OSError, subprocess.SubprocessError):
         pass
@@ -76,11 +78,6 @@ def _jsonable(x: Any) -> Any:
 def params_sha256(params: Mapping[str, Any]) -> str:
     """Stable hash of a params mapping (the config slice that made an artifact)."""
     return hashlib.sha256(json.dumps(_jsonable(params), sort_keys=True).encode()).hexdigest()
-
-
-def provenance_path(first_output: str | os.PathLike) -> Path:
-    """Where the record for a rule whose first output is `first_output` lives."""
-    return Path(str(first_output) + PROV_SUFFIX)
 
 
 def write_provenance(
@@ -114,14 +111,7 @@ def write_provenance(
 
 
 def from_snakemake(smk, started: float, seed: int | None = None) -> dict:
-    """Write the record for a Snakemake script job; the record is the output named 'provenance'."""
+    """Write the record of a Snakemake script job to its output named 'provenance' (dgex.rulekit's contract)."""
     params = {k: v for k, v in smk.params.items()}
     outputs = [o for o in smk.output]
     return write_provenance(smk.output.provenance, smk.rule, list(smk.input), outputs, params, started, seed)
-
-
-def verify_results(root: str | os.PathLike, workdir: str | os.PathLike | None = None) -> dict[str, list[str]]:
-    """Re-check every artifact under `root` against its provenance record (see dgex.verify): category -> paths."""
-    from .verify import verify
-
-    return verify(root, workdir).as_paths()

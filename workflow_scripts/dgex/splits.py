@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-SPLITS = ("geo_tr", "geo_va", "geo_te")
 PARTITION_METHODS = ("random", "all", "cluster")
 
 

@@ -66,7 +66,7 @@ class Report:
         return {k: len(getattr(self, k)) for k in ("ok",) + FAILURES + ("temporary", "policy", "inputs_gone")}
 
     def as_paths(self) -> dict[str, list[str]]:
-        """Category -> paths, the shape dgex.provenance.verify_results returns."""
+        """Category -> paths."""
         return {k: [f.path for f in getattr(self, k)] for k in self.counts()}
 
     def lines(self, verbose: bool = False) -> list[str]:
@@ -190,7 +190,8 @@ def verify(root: str | os.PathLike, workdir: str | os.PathLike | None = None) ->
             if not p.is_file():
                 report.missing.append(Finding(out, rec_name, rule, "recorded output is absent"))
             elif sha(p) != digest:
-                report.mismatch.append(Finding(out, rec_name, rule, f"sha256 {sha(p)[:12]}... differs from recorded {digest[:12]}..."))
+                report.mismatch.append(Finding(out, rec_name, rule, f"sha256 {sha(p)[:12]}... differs from recorded "
+                                               f"{digest[:12]}..."))
             else:
                 report.ok.append(Finding(out, rec_name, rule))
     # an input that differs from what its consumer recorded: stale, unless it is itself a damaged (mismatched) artifact
