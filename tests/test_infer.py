@@ -285,7 +285,9 @@ def test_workflow_bundle_and_inference_match_the_trained_networks(tiny_run, tmp_
     """The rules on the tiny run: demo L1000 inference, and a landmark GCTX on the training scale reproduces the predictions."""
     cfg = yaml.safe_load((tiny_run / "config.yaml").read_text())
     cfg["inference"] = {"input": "demo"}
-    (tiny_run / "config_infer.yaml").write_text(yaml.safe_dump(cfg))
+    # the keys in config.yaml's order: Snakemake compares params as written, so sorted keys would make every rule's
+    # params "changed" and rerun the whole shared tiny run (and every later test reading it)
+    (tiny_run / "config_infer.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     R = tiny_run / "results" / "tiny"
     arch = "h1x16_d10"
     cmd = SNAKEMAKE + ["-s", str(REPO / "Snakefile"), "--directory", str(tiny_run), "--configfile",
