@@ -12,7 +12,9 @@ import yaml
 
 from helpers import REPO, SNAKEMAKE, shared_file
 from dgex.architecture import Architecture
+from dgex.baselines import fit_ols
 from dgex.bundle import load_bundle, write_bundle
+from dgex.evaluate import per_gene_table
 from dgex.gctx import Gct, cmappy_compat, read_gct, write_gct
 from dgex.infer import InferenceSettings, infer_gctx
 from dgex.io import InputError
@@ -20,6 +22,7 @@ from dgex.l1000 import describe_ids, match_landmarks, read_chip
 from dgex.matrix import load_matrix
 from dgex.network import build_model, load_model, predict, save_model
 from dgex.sources import read_gene_map
+from dgex.target_reliability import WellInferredRule
 
 N_TARGETS = 60  # real target genes of the small real-data bundle, in two parts
 
@@ -65,11 +68,24 @@ def real(tmp_path_factory):
         models[p] = out / f"trained_part{p}.keras"
         save_model(m, models[p])
     reference = np.sort(X[train], axis=1).mean(axis=0, dtype=np.float64)
-    manifest = write_bundle(out / "bundle", architecture="h1x32_d00", criterion="geo", models=models,
-                            partition=pd.DataFrame({"gene": genes[len(lm):], "part": part}), stats=stats,
-                            reference=reference, landmark_map=lm, chip=chip, target_map=tg_all, source="test")
+    # the LR baseline as the workflow stores it (models/lr/model.npz), and both methods' accuracy on the held-out cohort
+    lr = fit_ols(Z[train, : len(lm)], Z[train, len(lm):])
+    np.savez(out / "lr.npz", W=lr.W, b=lr.b, landmarks=np.array(lm.ensembl), targets=np.array(genes[len(lm):]))
+    partition = pd.DataFrame({"gene": genes[len(lm):], "part": part})
+    held_out = Z[~train]
+    dgex_pred = np.empty((len(held_out), N_TARGETS), np.float32)
+    for p in (0, 1):
+        dgex_pred[:, part == p] = predict(load_model(models[p]), held_out[:, : len(lm)])
+    reliability = {m: per_gene_table(genes[len(lm):], held_out[:, len(lm):], pred).rename(
+                   columns={"mae": "test_mae", "pearson": "test_r"})
+                   for m, pred in (("dgex", dgex_pred), ("lr", lr.predict(held_out[:, : len(lm)])))}
+    args = dict(architecture="h1x32_d00", criterion="geo", models=models, partition=partition, stats=stats,
+                reference=reference, landmark_map=lm, chip=chip, target_map=tg_all, source="test")
+    manifest = write_bundle(out / "bundle", **args, reliability=reliability, linear_model=out / "lr.npz",
+                            reliability_sources={"dgex": "borovecki cohort", "lr": "borovecki cohort"})
     return {"manifest": manifest, "bundle": load_bundle(manifest), "gpl": gpl, "X": X, "Y": Y, "train": train,
-            "lm": lm, "chip": chip, "targets": genes[len(lm):], "l1000": shared_file("l1000", "test_l1000.gctx"), "tmp": out}
+            "lm": lm, "chip": chip, "targets": genes[len(lm):], "l1000": shared_file("l1000", "test_l1000.gctx"), "tmp": out,
+            "args": args, "reliability": reliability, "lr": lr, "mean": mean, "std": std}
 
 
 def test_bundle_ties_models_landmarks_and_stats_together(real):
@@ -279,6 +295,92 @@ def test_output_folders_are_never_made_and_stale_temporaries_go(real, tmp_path, 
     assert main([str(real["l1000"]), str(tmp_path / "out.gctx"), "--bundle", bundle, "-q"]) == 0
     assert not stale.exists() and other.exists() and running.exists()
     assert parse_gctx(tmp_path / "out.gctx").data_df.shape == (978 + N_TARGETS, 377)
+
+
+def test_inferred_files_carry_reliability_and_the_flag_follows_the_rule(real, tmp_path):
+    """dgex_test_mae / dgex_test_r of every inferred row, read back through cmapPy; dgex_well_inferred follows the rule."""
+    b = real["bundle"]
+    expected = real["reliability"]["dgex"].set_index("gene").loc[b.targets["gene"]]
+    out = tmp_path / "inferred.gctx"
+    infer_gctx(real["l1000"], b, out, InferenceSettings(chunk_size=200))
+    meta = parse_gctx(out).row_metadata_df
+    inferred = meta[meta["dgex_status"] == "inferred"]
+    assert list(inferred.index) == b.targets["gene"].tolist()
+    np.testing.assert_allclose(inferred["dgex_test_mae"].astype(float), expected["test_mae"], rtol=1e-7)
+    np.testing.assert_allclose(inferred["dgex_test_r"].astype(float), expected["test_r"], rtol=1e-7)
+    flags = inferred["dgex_well_inferred"].astype(int).to_numpy()
+    np.testing.assert_array_equal(flags, (expected["test_r"] >= 0.5).to_numpy())
+    assert 0 < flags.sum() < N_TARGETS  # the default rule splits this bundle's targets (measured: 26 of 60)
+    measured = meta[meta["dgex_status"] == "measured"]
+    assert measured[["dgex_test_mae", "dgex_test_r", "dgex_well_inferred"]].isna().all().all()  # -666, read as missing
+    assert "dgex_gtex_r" not in meta.columns  # no RNA-Seq in this bundle
+    with h5py.File(out, "r") as f:
+        assert f.attrs["dgex_method"] == "dgex"
+        assert f.attrs["dgex_well_inferred_rule"].startswith("dgex_test_r >= 0.5: Pearson r")
+        assert f.attrs["dgex_reliability_source"] == "borovecki cohort"
+    # another rule: MAE at most the median MAE
+    cut = float(np.median(expected["test_mae"]))
+    infer_gctx(real["l1000"], b, out, InferenceSettings(), well_inferred=WellInferredRule("test_mae", cut))
+    meta = parse_gctx(out).row_metadata_df
+    flags = meta.loc[meta["dgex_status"] == "inferred", "dgex_well_inferred"].astype(int).to_numpy()
+    np.testing.assert_array_equal(flags, (expected["test_mae"] <= cut).to_numpy())
+    with h5py.File(out, "r") as f:
+        assert f.attrs["dgex_well_inferred_rule"].startswith(f"dgex_test_mae <= {cut:g}: per-gene MAE")
+    with pytest.raises(InputError, match="uses gtex_r, but the bundle records only .'test_mae', 'test_r'.*RNA-Seq"):
+        infer_gctx(real["l1000"], b, tmp_path / "gtex.gctx", well_inferred=WellInferredRule("gtex_r", 0.5))
+    assert not (tmp_path / "gtex.gctx").exists()
+    for bad, message in [(("test_rho", 0.5), "metric must be one of"), (("test_r", 1.5), r"lies in \[-1, 1\]"),
+                         (("test_mae", -0.1), "MAE threshold is >= 0")]:
+        with pytest.raises(ValueError, match=message):
+            WellInferredRule(*bad)
+
+
+def test_lr_bundle_infers_the_lr_models_own_predictions(real, tmp_path):
+    """--method lr on held-out GPL96 profiles (training scale): the LR model's own predictions, LR's reliability fields."""
+    gpl, X, train, b = real["gpl"], real["X"], real["train"], real["bundle"]
+    assert b.methods == ["dgex", "lr"]
+    inp = tmp_path / "borovecki.gctx"
+    write_gct(inp, Gct(X[~train], b.landmarks["probe_id"].tolist(), [c for c, t in zip(gpl.cids, train) if not t]))
+    out = tmp_path / "lr.gctx"
+    infer_gctx(inp, b, out, InferenceSettings(normalization="none", chunk_size=5), method="lr")
+    n_lm = len(b.landmarks)
+    Z = ((X[~train] - real["mean"][:n_lm]) / real["std"][:n_lm]).astype(np.float32)
+    order = [real["targets"].index(g) for g in b.targets["gene"]]
+    expected = real["lr"].predict(Z)[:, order] * real["std"][n_lm:][order] + real["mean"][n_lm:][order]
+    g = parse_gctx(out)
+    inferred = g.data_df.iloc[n_lm:]
+    assert list(inferred.index) == b.targets["gene"].tolist()
+    np.testing.assert_allclose(inferred.to_numpy().T, expected, rtol=1e-5, atol=1e-4)
+    lr_rel = real["reliability"]["lr"].set_index("gene").loc[b.targets["gene"]]
+    np.testing.assert_allclose(g.row_metadata_df["dgex_test_r"].iloc[n_lm:].astype(float), lr_rel["test_r"], rtol=1e-7)
+    with h5py.File(out, "r") as f:
+        assert f.attrs["dgex_method"] == "lr"
+    dgex_out = tmp_path / "dgex.gctx"
+    infer_gctx(inp, b, dgex_out, InferenceSettings(normalization="none"))
+    assert np.abs(parse_gctx(dgex_out).data_df.iloc[n_lm:].to_numpy() - inferred.to_numpy()).mean() > 0.05  # two methods
+
+
+def test_unknown_method_and_a_bundle_without_lr_are_refused(real, tmp_path, capsys):
+    from dgex.infer import main
+
+    with pytest.raises(InputError, match=r"method must be one of \('dgex', 'lr'\), got 'knn'"):
+        infer_gctx(real["l1000"], real["bundle"], tmp_path / "out.gctx", method="knn")
+    with pytest.raises(InputError, match="reliability: recorded for methods .'dgex', 'lr'., but the bundle serves .'dgex'."):
+        write_bundle(tmp_path / "bad", **real["args"], reliability=real["reliability"])
+    manifest = write_bundle(tmp_path / "dgex_only", **real["args"], reliability={"dgex": real["reliability"]["dgex"]})
+    with pytest.raises(InputError, match="dgex_only: the bundle holds no LR model .methods: dgex.; write it from a run "
+                                         "whose baselines.methods include lr"):
+        infer_gctx(real["l1000"], manifest, tmp_path / "out.gctx", method="lr")
+    assert not (tmp_path / "out.gctx").exists()
+    assert main([str(real["l1000"]), str(tmp_path / "out.gctx"), "--bundle", str(manifest), "--method", "lr", "-q"]) == 2
+    assert "the bundle holds no LR model" in capsys.readouterr().err
+    assert main([str(real["l1000"]), str(tmp_path / "out.gctx"), "--bundle", str(manifest),
+                 "--well-inferred-threshold", "2", "-q"]) == 2
+    assert "--well-inferred-threshold: a Pearson r threshold lies in [-1, 1], got 2.0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main([str(real["l1000"]), str(tmp_path / "out.gctx"), "--bundle", str(manifest), "--method", "knn"])
+    assert exit_.value.code == 2 and "invalid choice: 'knn'" in capsys.readouterr().err
+    assert not (tmp_path / "out.gctx").exists()
 
 
 def test_workflow_bundle_and_inference_match_the_trained_networks(tiny_run, tmp_path):

@@ -20,6 +20,8 @@ BUNDLE_FORMAT = "dgex-inference-bundle/1"
 MANIFEST = "manifest.json"
 LANDMARK_COLUMNS = ("gene", "symbol", "probe_id", "entrez_id", "mean", "std")
 TARGET_COLUMNS = ("gene", "symbol", "probe_ids", "part", "mean", "std")
+RELIABILITY = "reliability.tsv"  # per method and target: held-out accuracy (dgex.target_reliability fields)
+LINEAR_MODEL = "lr.npz"  # the LR baseline (models/lr/model.npz), served by dgex-infer --method lr
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Bundle:
     landmarks: pd.DataFrame  # model input order
     targets: pd.DataFrame  # output order
     reference: np.ndarray  # sorted landmark quantile reference, float64
+    reliability: pd.DataFrame | None = None  # method, gene, reliability fields; None in bundles written before them
 
     @property
     def architecture(self) -> str:
@@ -43,15 +46,70 @@ class Bundle:
     def part_files(self) -> dict[int, Path]:
         return {int(p["part"]): self.root / p["file"] for p in self.manifest["parts"]}
 
+    @property
+    def methods(self) -> list[str]:
+        """The methods the bundle serves: dgex (its networks), and lr when it holds the LR baseline."""
+        return list(self.manifest.get("methods", ["dgex"]))
+
+    def require(self, method: str) -> None:
+        """InputError unless the bundle serves `method`."""
+        if method not in self.methods:
+            raise InputError(f"{self.root}: the bundle holds no {method.upper()} model (methods: {', '.join(self.methods)}); "
+                             "write it from a run whose baselines.methods include lr, or use method dgex")
+
+    def reliability_of(self, method: str) -> pd.DataFrame | None:
+        """gene and reliability fields of `method` in output (target) order; None when the bundle records none."""
+        if self.reliability is None:
+            return None
+        t = self.reliability[self.reliability["method"] == method].drop(columns="method").set_index("gene")
+        return t.loc[self.targets["gene"]].reset_index()
+
+
+def check_reliability(reliability: dict[str, pd.DataFrame], methods: list[str], targets: pd.DataFrame) -> pd.DataFrame:
+    """The bundle's reliability table (method, gene, fields) for every method, each covering every target exactly."""
+    from .target_reliability import reliability_fields
+
+    if sorted(reliability) != sorted(methods):
+        raise InputError(f"reliability: recorded for methods {sorted(reliability)}, but the bundle serves {methods}")
+    frames = []
+    fields_of = {m: [c for c in t.columns if c != "gene"] for m, t in reliability.items()}
+    if len({tuple(f) for f in fields_of.values()}) > 1:
+        raise InputError(f"reliability: every method needs the same fields, got {fields_of}")
+    for method in methods:
+        t = reliability[method]
+        fields = fields_of[method]
+        if "test_mae" not in fields or "test_r" not in fields or set(fields) - set(reliability_fields(["geo_te", "gtex_te"])):
+            raise InputError(f"reliability of {method}: fields {fields}; need test_mae, test_r (and optionally gtex_mae, "
+                             "gtex_r)")
+        if t["gene"].duplicated().any() or set(t["gene"]) != set(targets["gene"]):
+            raise InputError(f"reliability of {method}: its genes are not the bundle's {len(targets)} targets, each once")
+        frames.append(t.set_index("gene").loc[targets["gene"]].reset_index().assign(method=method))
+    out = pd.concat(frames, ignore_index=True)
+    return out[["method"] + [c for c in out.columns if c != "method"]]
+
+
+def check_linear_model(path: str | os.PathLike, landmarks: pd.DataFrame, targets: pd.DataFrame) -> None:
+    """InputError unless the LR model at `path` maps the bundle's landmarks (in model input order) to its targets."""
+    from .baselines import read_linear_model
+
+    _, lm, tg = read_linear_model(path)
+    if lm != landmarks["gene"].tolist():
+        raise InputError(f"{path}: the linear model's landmarks are not the networks' (in their order)")
+    if len(tg) != len(targets) or set(tg) != set(targets["gene"]):
+        raise InputError(f"{path}: the linear model predicts {len(tg)} targets, not the bundle's {len(targets)}")
+
 
 def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: str, models: dict[int, str | os.PathLike],
                  partition: pd.DataFrame, stats: pd.DataFrame, reference: np.ndarray, landmark_map: GeneMap,
                  chip: pd.DataFrame | None = None, target_map: GeneMap | None = None, ties: str = "average",
-                 source: str = "") -> Path:
+                 source: str = "", reliability: dict[str, pd.DataFrame] | None = None,
+                 linear_model: str | os.PathLike | None = None, reliability_sources: dict[str, str] | None = None) -> Path:
     """Check that the parts fit together and write the bundle folder; return the manifest's path.
 
     stats: gene, role (landmark|target), mean, std in the training matrices' gene order (landmarks first);
-    partition: gene, part; landmark_map: symbol, Ensembl id and probe id of each landmark; chip: `read_chip` output.
+    partition: gene, part; landmark_map: symbol, Ensembl id and probe id of each landmark; chip: `read_chip` output;
+    linear_model: the LR baseline's model.npz, served as method lr; reliability: method -> gene and reliability fields
+    (dgex.target_reliability) of every target, for dgex and (with linear_model) lr; reliability_sources: where they come from.
     """
     from .network import load_model  # here, not at the top: reading a bundle (dgex.l1000) must not need Keras
 
@@ -98,6 +156,10 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
     if reference.shape != (len(landmarks),) or not np.isfinite(reference).all() or np.any(np.diff(reference) < 0):
         raise InputError(f"landmark quantile reference: need {len(landmarks)} finite ascending values, got shape "
                          f"{reference.shape}")
+    methods = ["dgex"] + (["lr"] if linear_model is not None else [])
+    table = check_reliability(reliability, methods, targets) if reliability is not None else None
+    if linear_model is not None:
+        check_linear_model(linear_model, landmarks, targets)
     if sorted(models) != sorted(targets["part"].unique()):
         raise InputError(f"models for parts {sorted(models)} but the partition has parts {sorted(targets['part'].unique())}")
     parts = []
@@ -118,6 +180,14 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
     write_tsv(out / "targets.tsv", targets[list(TARGET_COLUMNS)], float_format="%.9g")
     write_tsv(out / "reference.tsv", pd.DataFrame({"rank": np.arange(1, len(reference) + 1), "value": reference}),
               float_format="%.9g")
+    files = ["landmarks.tsv", "targets.tsv", "reference.tsv"]
+    if table is not None:
+        write_tsv(out / RELIABILITY, table, float_format="%.9g")
+        files.append(RELIABILITY)
+    if linear_model is not None:
+        with atomic_path(out / LINEAR_MODEL) as tmp:
+            shutil.copyfile(linear_model, tmp)
+        files.append(LINEAR_MODEL)
     manifest = {
         "format": BUNDLE_FORMAT,
         "architecture": architecture,
@@ -128,7 +198,9 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
         "units": "inferred targets: the training data's quantile-normalized log2 expression (standardization undone)",
         "source": source,
         "parts": parts,
-        "files": {n: sha256_file(out / n) for n in ("landmarks.tsv", "targets.tsv", "reference.tsv")},
+        "methods": methods,
+        "reliability_sources": dict(reliability_sources or {}),
+        "files": {n: sha256_file(out / n) for n in files},
     }
     with atomic_path(out / MANIFEST) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
@@ -163,4 +235,7 @@ def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
     reference = read("reference.tsv")["value"].to_numpy(np.float64)
     if len(landmarks) != manifest["n_landmarks"] or len(targets) != manifest["n_targets"] or len(reference) != len(landmarks):
         raise InputError(f"{manifest_path}: tables do not match the manifest's landmark/target counts")
-    return Bundle(root, manifest, landmarks, targets, reference)
+    reliability = None
+    if RELIABILITY in manifest["files"]:  # NaN where a Pearson r is undefined (a constant gene)
+        reliability = pd.read_csv(root / RELIABILITY, sep="\t", dtype={"method": str, "gene": str})
+    return Bundle(root, manifest, landmarks, targets, reference, reliability)

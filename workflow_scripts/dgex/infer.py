@@ -21,9 +21,10 @@ import pandas as pd
 
 from .bundle import Bundle, load_bundle
 from .gctx import CMAP_NULL, GctxStream, GctxWriter, chunk_aligned
-from .inferrer import NORMALIZATIONS, Inferrer, model_inputs
+from .inferrer import METHODS, NORMALIZATIONS, Inferrer, make_inferrer, model_inputs
 from .io import InputError, atomic_path, remove_stale_temporaries
 from .l1000 import ID_TYPES, describe_landmarks, match_landmarks
+from .target_reliability import RULE_METRICS, WellInferredRule, reliability_meta
 
 log = logging.getLogger("dgex.infer")
 
@@ -106,6 +107,27 @@ def output_row_meta(src: GctxStream, bundle: Bundle, idx: np.ndarray) -> tuple[l
     return rids, pd.concat([pd.DataFrame(filler), dgex], axis=1)
 
 
+def with_reliability(row_meta: pd.DataFrame, bundle: Bundle, method: str, rule: WellInferredRule) -> pd.DataFrame:
+    """Output row metadata with the method's held-out accuracy of each inferred target (dgex_test_mae, dgex_test_r, and
+    GTEx-te's with RNA-Seq) and the dgex_well_inferred flag of `rule`; unchanged for a bundle that records none."""
+    table = bundle.reliability_of(method)
+    if table is None:
+        log.warning("%s: the bundle records no per-target reliability (written before it was added); the output has no "
+                    "dgex_test_* fields or dgex_well_inferred flag", bundle.root)
+        return row_meta
+    meta = reliability_meta(table, rule, len(row_meta) - len(table))
+    return pd.concat([row_meta, meta], axis=1)
+
+
+def reliability_attrs(bundle: Bundle, method: str, rule: WellInferredRule) -> dict[str, str]:
+    """File attributes of the output: the method that inferred it and (when the fields are written) the rule of the flag."""
+    attrs = {"dgex_method": method}
+    if bundle.reliability_of(method) is not None:
+        attrs["dgex_well_inferred_rule"] = rule.describe()
+        attrs["dgex_reliability_source"] = bundle.manifest.get("reliability_sources", {}).get(method, "")
+    return attrs
+
+
 def check_block(L: np.ndarray, start: int, src: GctxStream, bundle: Bundle, present: np.ndarray) -> None:
     """Raise InputError naming profiles and landmarks with -666 placeholders, NaN or Inf among the model's inputs."""
     bad_null = L == CMAP_NULL
@@ -161,12 +183,20 @@ def check_output_path(output_path: str | os.PathLike, input_path: str | os.PathL
 
 
 def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike, output_path: str | os.PathLike,
-               settings: InferenceSettings | None = None, inferrer: Inferrer | None = None) -> InferenceReport:
-    """Infer every target gene of every profile in `input_path` and write them, after the measured rows, to `output_path`."""
+               settings: InferenceSettings | None = None, inferrer: Inferrer | None = None, method: str = "dgex",
+               well_inferred: WellInferredRule | None = None) -> InferenceReport:
+    """Infer every target gene of every profile in `input_path` and write them, after the measured rows, to `output_path`.
+
+    method: dgex (the bundle's networks) or lr (its LR baseline); well_inferred: the rule of the dgex_well_inferred flag.
+    """
     t0 = time.time()
     s = settings or InferenceSettings()
+    rule = well_inferred or WellInferredRule()
+    if method not in METHODS:
+        raise InputError(f"method must be one of {METHODS}, got {method!r}")
     output_path = check_output_path(output_path, input_path, bundle.root if isinstance(bundle, Bundle) else bundle)
     bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    bundle.require(method)  # before anything is read
     src = GctxStream(input_path)
     idx, id_type = match_landmarks(src.rids, bundle, s.id_type, str(src.path))
     present = idx >= 0
@@ -183,7 +213,8 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
                              f"different landmark set?")
         log.warning("%s: imputing %d missing landmark(s) with the training mean: %s", src.path, len(missing), names)
     rids, row_meta = output_row_meta(src, bundle, idx)
-    inferrer = inferrer or Inferrer(bundle)
+    row_meta = with_reliability(row_meta, bundle, method, rule)
+    inferrer = inferrer or make_inferrer(bundle, method)
     report = InferenceReport(src.n_profiles, len(src.rids), len(bundle.targets), id_type,
                              bundle.landmarks["symbol"].iloc[missing].tolist(), int(len(src.rids) - present.sum()))
     # write whole output chunks when compressing (chunk size a multiple of the HDF5 chunk)
@@ -209,6 +240,7 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
             w.f.attrs["dgex_normalization"] = s.normalization
             w.f.attrs["dgex_id_type"] = id_type
             w.f.attrs["dgex_imputed_landmarks"] = ",".join(report.imputed_landmarks)
+            w.f.attrs.update(reliability_attrs(bundle, method, rule))
         finally:
             w.close()
     report.seconds = round(time.time() - t0, 3)
@@ -234,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-missing", type=int, default=20, help="most landmarks that may be imputed (default 20)")
     p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK, help=f"profiles per block (default {DEFAULT_CHUNK})")
     p.add_argument("--compression", type=int, default=0, help="gzip level of the output matrix, 0 (default) for none")
+    p.add_argument("--method", choices=METHODS, default="dgex",
+                   help="dgex: the bundle's D-GEX networks (default); lr: its linear regression baseline (LINCS's method)")
+    p.add_argument("--well-inferred-metric", choices=RULE_METRICS, default="test_r",
+                   help="reliability field of the dgex_well_inferred flag (default test_r: Pearson r on GEO-te)")
+    p.add_argument("--well-inferred-threshold", type=float, default=0.5,
+                   help="a target is well inferred when its r is at least, or its MAE at most, this (default 0.5)")
     p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (default: all cores)")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     return p
@@ -250,7 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             import tensorflow as tf
 
             tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        report = infer_gctx(args.input, args.bundle, args.output, settings)
+        try:
+            rule = WellInferredRule(args.well_inferred_metric, args.well_inferred_threshold)
+        except ValueError as exc:
+            raise InputError(str(exc).replace("inference.well_inferred.", "--well-inferred-")) from exc
+        report = infer_gctx(args.input, args.bundle, args.output, settings, method=args.method, well_inferred=rule)
     except InputError as exc:
         print(f"dgex-infer: error: {exc}", file=sys.stderr)
         return 2

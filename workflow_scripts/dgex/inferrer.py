@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .bundle import Bundle
 from .io import InputError
@@ -9,6 +10,7 @@ from .network import load_model
 from .normalize import map_to_reference
 
 NORMALIZATIONS = ("quantile", "none")
+METHODS = ("dgex", "lr")  # dgex-infer --method: the networks, or the LR baseline LINCS uses
 
 
 def interpolated_reference(reference: np.ndarray, n: int) -> np.ndarray:
@@ -77,3 +79,37 @@ class Inferrer:
         out *= self.std
         out += self.mean
         return out
+
+
+class LinearInferrer:
+    """The bundle's LR baseline (LINCS's own method): standardized landmarks to every target in expression units."""
+
+    def __init__(self, bundle: Bundle):
+        from .baselines import read_linear_model
+        from .bundle import LINEAR_MODEL
+
+        bundle.require("lr")
+        model, landmarks, targets = read_linear_model(bundle.root / LINEAR_MODEL)
+        if landmarks != bundle.landmarks["gene"].tolist() or sorted(targets) != sorted(bundle.targets["gene"]):
+            raise InputError(f"{bundle.root / LINEAR_MODEL}: the linear model's genes are not the bundle's")
+        order = pd.Index(targets).get_indexer(bundle.targets["gene"])  # the bundle's target order (grouped by part)
+        self.W, self.b = np.ascontiguousarray(model.W[:, order]), model.b[order]
+        self.mean = bundle.targets["mean"].to_numpy(np.float64).astype(np.float32)
+        self.std = bundle.targets["std"].to_numpy(np.float64).astype(np.float32)
+
+    def __call__(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Inferred targets (profiles x targets, float32, expression units) from standardized landmarks Z, into `out` if given."""
+        if out is None:
+            out = np.empty((len(Z), len(self.mean)), dtype=np.float32)
+        np.matmul(Z, self.W, out=out)
+        out += self.b
+        out *= self.std
+        out += self.mean
+        return out
+
+
+def make_inferrer(bundle: Bundle, method: str = "dgex") -> Inferrer | LinearInferrer:
+    """The inferrer of `method`: dgex (the bundle's networks) or lr (its LR baseline)."""
+    if method not in METHODS:
+        raise InputError(f"method must be one of {METHODS}, got {method!r}")
+    return Inferrer(bundle) if method == "dgex" else LinearInferrer(bundle)
