@@ -18,6 +18,7 @@ from dgex.dedup import check_n_clusters  # the library's own size checks also ru
 from dgex.gctx import gctx_shape
 from dgex.io import InputError
 from dgex.splits import split_sizes
+from dgex.target_reliability import WellInferredRule
 from dgex.training import training_params
 
 SCHEMA = Path(workflow.current_basedir) / "../schemas/config.schema.yaml"
@@ -210,8 +211,19 @@ def check_download_folders():
             )
 
 
+def check_well_inferred_rule():
+    """inference.well_inferred must be a valid rule, and a GTEx-te metric needs RNA-Seq data."""
+    well = WellInferredRule.from_config(config["inference"]["well_inferred"])
+    if well.split not in test_splits():
+        raise ValueError(
+            f"inference.well_inferred.metric: {well.metric} is measured on {layout.split_label(well.split)}, "
+            "which needs data.rnaseq: true"
+        )
+
+
 check_figure_and_table_settings()
 check_download_folders()
+check_well_inferred_rule()
 
 
 def genes_input(wildcards):
@@ -339,8 +351,10 @@ def figure_settings(*keys):
 def final_outputs():
     """What `snakemake` builds by default: every table (TSV, Markdown, HTML), figure (PNG, SVG) and interpretation output
     (inference_outputs adds the inferred L1000 file)."""
-    tables = [f"summary_{s}" for s in test_splits()] + [f"dropout_{s}" for s in eval_splits()] + ["improvement", "pearson"]
+    tables = [f"summary_{s}" for s in test_splits()] + [f"dropout_{s}" for s in eval_splits()]
+    tables += ["improvement", "pearson", "well_inferred"]
     figures = [f"{fig}_{s}" for s in test_splits() for fig in ("architecture", "error_density", "scatter", "epochs")]
+    figures += ["well_inferred"]
     out = [f"{RESULTS}/tables/{t}.{ext}" for t in tables for ext in ("tsv", "md", "html")]
     out += [f"{RESULTS}/figures/{f}.{ext}" for f in figures for ext in ("png", "svg")]
     out += interpretation_outputs()
@@ -499,9 +513,22 @@ def inference_chip():
     return [f"{RESULTS}/l1000/demo.chip"] if config["data"]["source"] == "demo" else []
 
 
-def bundle_inputs(wildcards):
-    """Networks of every part, partition, statistics, training landmarks and gene maps of one inference bundle."""
+def bundle_reliability_inputs(arch, criterion):
+    """What the bundle's per-target reliability is computed from, per test split: the per-gene evaluation of its networks
+    where they made it (the test splits of their criterion), else the split they predict; LR's model and evaluations."""
+    own = layout.criterion_splits(criterion)
+    lr = "lr" in config["baselines"]["methods"]
     return {
+        "evaluation": [f"{RESULTS}/evaluation/dgex_{arch}/{s}.tsv" for s in test_splits() if s in own],
+        "predict_on": [f"{RESULTS}/splits/{s}.h5" for s in test_splits() if s not in own],
+        "lr_model": [f"{RESULTS}/models/lr/model.npz"] if lr else [],
+        "lr_evaluation": [f"{RESULTS}/evaluation/lr/{s}.tsv" for s in test_splits()] if lr else [],
+    }
+
+
+def bundle_inputs(wildcards):
+    """Networks of every part, partition, statistics, training landmarks, gene maps and reliability inputs of one bundle."""
+    return bundle_reliability_inputs(wildcards.arch, config["inference"]["model"]) | {
         "models": [dgex_model_file(wildcards.arch, p, config["inference"]["model"]) for p in range(n_parts())],
         "partition": PARTITION,
         "stats": GENE_STATS,

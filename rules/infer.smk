@@ -56,6 +56,9 @@ rule write_inference_bundle:
             targets=f"{RESULTS}/bundles/{{arch}}/targets.tsv",
             reference=f"{RESULTS}/bundles/{{arch}}/reference.tsv",
             models=expand(f"{RESULTS}/bundles/{{{{arch}}}}/part{{part}}.keras", part=range(n_parts())),
+            reliability=f"{RESULTS}/bundles/{{arch}}/reliability.tsv",
+            # the LR baseline, served by dgex-infer --method lr, when the run fits it
+            linear=[f"{RESULTS}/bundles/{{arch}}/lr.npz"] if "lr" in config["baselines"]["methods"] else [],
         ),
     log:
         f"{LOGS}/write_inference_bundle/{{arch}}.log",

@@ -1,12 +1,14 @@
 # The paper's tables and figures from the pipeline's own outputs, grouped by category for `snakemake --report`.
 # Tables and figures read the per-gene evaluations (and training histories) directly, never each other, and each rule
 # gets only the settings it uses: a table setting reruns only table rules, a figure setting only the figures it changes.
-# The eight rules differ only in their files and settings, listed in REPORT_RULES; all run workflow_scripts/report_rules.py,
+# The ten rules differ only in their files and settings, listed in REPORT_RULES; all run workflow_scripts/report_rules.py,
 # whose function of the rule's name makes the table or figure.
 
 
 # how every dataset was standardized: tables say when GTEx errors are not on the paper's scale
 STANDARDIZATION = config["standardization"]["stats"]
+# the rule of the well-inferred table and figure (the same as dgex-infer's dgex_well_inferred flag), over every test split
+WELL_INFERRED = {"well_inferred": config["inference"]["well_inferred"], "test_splits": test_splits()}
 # rule -> (outputs, input function, params)
 REPORT_RULES = {
     "make_summary_table": (
@@ -30,6 +32,12 @@ REPORT_RULES = {
         pearson_table_inputs,
         table_settings("decimals") | {"test_splits": test_splits()},
     ),
+    "make_well_inferred_table": (
+        table_outputs("well_inferred", "Tables", "All test sets")
+        | {"per_target": f"{RESULTS}/tables/reliability_per_target.tsv"},
+        pearson_table_inputs,
+        table_settings("decimals", "percent_decimals") | WELL_INFERRED,
+    ),
     "plot_error_vs_architecture": (
         figure_outputs("architecture_{split}", "architecture"),
         summary_inputs,
@@ -49,6 +57,11 @@ REPORT_RULES = {
         figure_outputs("epochs_{split}", "epochs"),
         epoch_curve_inputs,
         figure_settings("dpi", "colors", "colormap", "reference_lines"),
+    ),
+    "plot_well_inferred": (
+        figure_outputs("well_inferred", "well_inferred", subcategory="All test sets"),
+        pearson_inputs,
+        figure_settings("dpi", "colors") | WELL_INFERRED,
     ),
 }
 

@@ -161,6 +161,11 @@ BAD_CONFIGS = {
                         "figures.colors.lr: 'blurple' is not a matplotlib colour",
                         "figures.colors.lasso: no such method; colours are set for ['dgex', 'lr', 'lr_l1', 'lr_l2', 'knn']",
                         "figures.colormap: 'virdis' is not a matplotlib colormap; one of [", "'viridis'"]),
+    # the rule of dgex-infer's dgex_well_inferred flag and the report's well-inferred table (issue 18)
+    "well_inferred_r": ({"inference": {"well_inferred": {"metric": "test_r", "threshold": 1.5}}},
+                        ["inference.well_inferred.threshold: a Pearson r threshold lies in [-1, 1], got 1.5"]),
+    "well_inferred_gtex": ({"data": {"rnaseq": False}, "inference": {"well_inferred": {"metric": "gtex_r", "threshold": 0.5}}},
+                           ["inference.well_inferred.metric: gtex_r is measured on GTEx-te, which needs data.rnaseq: true"]),
 }
 
 

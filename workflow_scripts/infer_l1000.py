@@ -2,6 +2,7 @@
 from dgex import rulekit
 from dgex.infer import InferenceSettings, infer_gctx
 from dgex.logs import import_tensorflow
+from dgex.target_reliability import WellInferredRule
 
 SETTINGS = ("id_type", "normalization", "missing_landmarks", "max_missing", "chunk_size", "compression")
 
@@ -10,7 +11,8 @@ def main(smk, log):
     tf = import_tensorflow()  # without its start-up notices on the console
     tf.config.threading.set_intra_op_parallelism_threads(smk.threads)
     settings = InferenceSettings(**{k: smk.params.inference[k] for k in SETTINGS})
-    report = infer_gctx(smk.input.profiles, smk.input.bundle, smk.output.profiles, settings)
+    rule = WellInferredRule.from_config(smk.params.inference["well_inferred"])
+    report = infer_gctx(smk.input.profiles, smk.input.bundle, smk.output.profiles, settings, well_inferred=rule)
     log.info("%d profiles: %d measured rows passed through (%d not model inputs), %d targets inferred; ids: %s; "
              "imputed: %s; %.1f s",
              report.n_profiles, report.n_measured_rows, report.unused_rows, report.n_inferred_rows, report.id_type,

@@ -9,13 +9,14 @@ from dgex.artifacts import gene_set_size, read_history, read_partition
 from dgex.comparisons import (dropout_table, improvement_table, improvement_with_paper_values, overall_error_per_epoch,
                               pearson_table, summary, with_paper_values)
 from dgex.figures import (PAPER_SCATTER, architecture_figure, baseline_references, density_figure, epoch_figure, method_color,
-                          save_figure, scatter_figure)
-from dgex.io import InputError
+                          save_figure, scatter_figure, well_inferred_figure)
+from dgex.io import InputError, write_tsv
 from dgex.layout import VALIDATION_OF, split_label
 from dgex.paper_values import scale_caveat, show_paper_values
 from dgex.render import write_table
 from dgex.selection import dgex_mask, load_per_gene, mark_solutions, method_label, overall, select_dgex
-from dgex.tables import dropout_document, improvement_document, pearson_document, summary_document
+from dgex.tables import dropout_document, improvement_document, pearson_document, summary_document, well_inferred_document
+from dgex.target_reliability import WellInferredRule, per_target_reliability, well_inferred_counts
 
 
 def make_summary_table(smk, log):
@@ -64,6 +65,32 @@ def make_pearson_table(smk, log):
     doc = pearson_document(df, smk.params.tables["decimals"])
     doc.notes += notes
     write_table(smk.output, df, doc, log)
+
+
+def per_target(smk) -> tuple[WellInferredRule, pd.DataFrame]:
+    """The well-inferred rule (inference.well_inferred) and every method's per-target reliability on the test splits."""
+    rule = WellInferredRule.from_config(smk.params.well_inferred)
+    return rule, per_target_reliability({s: load_per_gene(list(smk.input[s])) for s in smk.params.test_splits}, rule)
+
+
+def make_well_inferred_table(smk, log):
+    """How many targets each method infers well, and every target's reliability (reliability_per_target.tsv)."""
+    rule, table = per_target(smk)
+    write_tsv(smk.output.per_target, table, float_format="%.8g")
+    df, notes = mark_solutions(well_inferred_counts(table), list(smk.input.solutions))
+    t = smk.params.tables
+    doc = well_inferred_document(df, rule.describe(), t["decimals"], t["percent_decimals"])
+    doc.notes += notes
+    write_table(smk.output, df, doc, log)
+
+
+def plot_well_inferred(smk, log):
+    """The share of targets each method infers well, under the rule of inference.well_inferred."""
+    rule, table = per_target(smk)
+    counts = well_inferred_counts(table)
+    save_figure(well_inferred_figure(counts, rule.describe(), smk.params.figures["colors"]), smk.output.png,
+                smk.output.svg, smk.params.figures["dpi"])
+    log.info("%s: %s", rule.describe(), dict(zip(counts["method"], counts["n_well_inferred"])))
 
 
 def plot_error_vs_architecture(smk, log):
@@ -140,6 +167,7 @@ def plot_error_per_epoch(smk, log):
 
 
 RULES = {f.__name__: f for f in (make_summary_table, make_dropout_table, make_improvement_table, make_pearson_table,
-                                  plot_error_vs_architecture, plot_error_density, plot_per_gene_scatter, plot_error_per_epoch)}
+                                  make_well_inferred_table, plot_error_vs_architecture, plot_error_density,
+                                  plot_per_gene_scatter, plot_error_per_epoch, plot_well_inferred)}
 
 rulekit.run(snakemake, RULES[snakemake.rule])  # noqa: F821

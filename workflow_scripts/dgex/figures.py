@@ -189,3 +189,19 @@ def baseline_references(overall: pd.DataFrame, methods: list[str], colors: dict[
     by_method = overall.set_index("method")
     return [Reference(str(by_method.loc[m, "label"]), float(by_method.loc[m, "mae"]), method_color(m, colors))
             for m in methods if m in by_method.index]
+
+
+def well_inferred_figure(counts: pd.DataFrame, rule: str, colors: dict[str, str]) -> plt.Figure:
+    """Share of target genes each method infers well (a bar per method, its count beside it), under `rule`."""
+    fig, ax = plt.subplots(figsize=(6.4, 1.2 + 0.28 * len(counts)))
+    y = np.arange(len(counts))[::-1]
+    ax.barh(y, counts["share_pct"], color=[method_color(m, colors) for m in counts["method"]], height=0.7)
+    for yi, share, n, total in zip(y, counts["share_pct"], counts["n_well_inferred"], counts["n_targets"]):
+        ax.text(share + 1, yi, f"{n:,} of {total:,}", va="center", fontsize=7)
+    ax.set_yticks(y, counts["label"], fontsize=8)
+    ax.set_xlim(0, 118)
+    ax.set_xlabel("target genes well inferred (%)")
+    ax.set_title(f"Target genes inferred well, per method\n{rule.split(':')[0]}", fontsize=10)
+    ax.grid(axis="x", color="0.92")
+    fig.tight_layout()
+    return fig

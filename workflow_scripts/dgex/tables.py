@@ -139,3 +139,23 @@ def pearson_document(df: pd.DataFrame, decimals: int) -> Document:
                        "test profiles, mean ± sd and median over genes (higher is better; genes with constant inferred or "
                        "measured expression are left out). Bold: best per column."]
     return Document("Per-gene Pearson correlation and MAE on the test sets", notes, blocks)
+
+
+def well_inferred_document(df: pd.DataFrame, rule: str, decimals: int, pct_decimals: int) -> Document:
+    """How many targets each method infers well (dgex.target_reliability.well_inferred_counts), under `rule`."""
+    frame = pd.DataFrame({
+        "method": df["label"],
+        "target genes": [f"{n:,}" for n in df["n_targets"]],
+        "well inferred": [f"{n:,}" for n in df["n_well_inferred"]],
+        "share": [fmt_pct(x, pct_decimals) for x in df["share_pct"]],
+    })
+    for col, split in (("median_test_r", "geo_te"), ("median_gtex_r", "gtex_te")):
+        if col in df:
+            frame[f"median Pearson r, {split_label(split)}"] = [fmt(x, decimals) for x in df[col]]
+    bold = {(int(i), "share") for i in np.flatnonzero(df["share_pct"].to_numpy() == df["share_pct"].max())}
+    notes = [f"Well inferred: {rule}. The flag dgex-infer writes for every inferred target (row metadata "
+             "dgex_well_inferred, with dgex_test_mae and dgex_test_r) follows the same rule (setting inference.well_inferred).",
+             "Every method and D-GEX architecture; a D-GEX is scored on each test set with its network selected on that "
+             "test set's validation set (GEO-va for GEO-te, 1000G-va for GTEx-te). Bold: largest share. Every target's "
+             "fields are in reliability_per_target.tsv."]
+    return Document("Target genes inferred well, per method", notes, [Block("", frame, bold)])
