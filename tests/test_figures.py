@@ -22,6 +22,7 @@ from dgex.figures import (
     method_color,
     save_figure,
     scatter_figure,
+    well_inferred_figure,
 )
 from dgex.selection import load_per_gene, overall
 
@@ -93,6 +94,19 @@ def test_scatter_one_panel_per_baseline_with_share():
     empty = scatter_figure(x, "D-GEX", [], "no baselines", 4)
     assert "no baseline in this run" in [t.get_text() for t in empty.get_axes()[0].texts]
     plt.close(empty)
+
+
+def test_well_inferred_figure_one_bar_per_method():
+    counts = pd.DataFrame({"method": ["lr", "knn", "dgex_h1x8_d10"], "label": ["LR", "KNN-GE", "D-GEX-10% 1x8"],
+                           "n_targets": [600, 600, 600], "n_well_inferred": [300, 120, 450], "share_pct": [50.0, 20.0, 75.0]})
+    fig = well_inferred_figure(counts, "dgex_test_r >= 0.5: Pearson r on GEO-te", {"lr": "#0000ff"})
+    ax = fig.get_axes()[0]
+    bars = sorted(ax.patches, key=lambda b: -b.get_y())  # top to bottom: the table's order
+    assert [round(b.get_width()) for b in bars] == [50, 20, 75]
+    assert bars[0].get_facecolor()[:3] == (0.0, 0.0, 1.0)  # figures.colors
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["LR", "KNN-GE", "D-GEX-10% 1x8"]
+    assert "450 of 600" in [t.get_text() for t in ax.texts] and "dgex_test_r >= 0.5" in ax.get_title()
+    plt.close(fig)
 
 
 def test_density_and_epoch_figures():
@@ -178,14 +192,15 @@ def test_report_holds_every_table_and_figure_with_captions(grid_run, tmp_path):
         assert f"summary_{split}.html" in html
     for split in ("geo_va", "g1000_va"):
         assert f"dropout_{split}.html" in html
-    for name in ("improvement.html", "pearson.html", "Supplementary tables", "GTEx test (gtex_te)",
+    for name in ("improvement.html", "pearson.html", "well_inferred.html", "well_inferred.png", "Supplementary tables", "GTEx test (gtex_te)",
                  "1000G validation (g1000_va)"):
         assert name in html, name
     for caption in ("Table 1: overall errors on test split geo_te", "Table 2: overall errors on test split gtex_te",
                     "Fig. 1: overall error of D-GEX by architecture", "Fig. 2: density of per-gene errors",
                     "Fig. 3: per-gene errors on test split geo_te", "Fig. 4: per-gene errors on test split gtex_te",
                     "Fig. 5: overall error per training epoch", "Relative improvement of D-GEX over every baseline",
-                    "Per-gene Pearson correlation next to per-gene MAE"):
+                    "Per-gene Pearson correlation next to per-gene MAE", "Target genes inferred well, per method",
+                    "Share of target genes inferred well, per method"):
         assert caption in html, caption
     # the captions say which config made the result
     assert "Made by run <tt" in html or "Made by run <code" in html

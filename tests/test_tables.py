@@ -14,7 +14,8 @@ from dgex.comparisons import dropout_table, improvement_table, overall_error_per
 from dgex.io import InputError
 from dgex.render import to_html, to_markdown
 from dgex.selection import load_per_gene, method_label, overall, select_dgex
-from dgex.tables import dropout_document, improvement_document, pearson_document, summary_document
+from dgex.tables import dropout_document, improvement_document, pearson_document, summary_document, well_inferred_document
+from dgex.target_reliability import WellInferredRule, per_target_reliability, well_inferred_counts
 
 GENES = [f"G{i}" for i in range(6)]
 
@@ -141,6 +142,29 @@ def test_summary_rendering_marks_and_decimals(grid):
     assert "LR&lt;b&gt;" in to_html(summary_document(s, "gtex_te", 3, 1))
 
 
+def test_well_inferred_counts_follow_the_rule(grid):
+    test, _ = grid
+    gtex = {m: t.assign(pearson=t["pearson"] - 0.3) for m, t in test.items()}
+    per_target = per_target_reliability({"geo_te": test, "gtex_te": gtex}, WellInferredRule())
+    assert len(per_target) == 6 * len(test) and list(per_target.columns) == [
+        "method", "gene", "test_mae", "test_r", "gtex_mae", "gtex_r", "well_inferred"]
+    lr = per_target[per_target["method"] == "lr"]
+    assert lr["well_inferred"].tolist() == [1, 1, 1, 1, 1, 0]  # r 0.8 0.7 0.9 0.6 0.8 NaN: an undefined r never passes
+    counts = well_inferred_counts(per_target).set_index("method")
+    assert counts.loc["lr", "n_well_inferred"] == 5 and counts.loc["lr", "share_pct"] == pytest.approx(500 / 6)
+    assert counts.loc["lr", "median_test_r"] == pytest.approx(0.8) and counts.loc["lr", "median_gtex_r"] == pytest.approx(0.5)
+    assert counts.loc["knn", "n_well_inferred"] == 6 and counts.loc["knn", "label"] == "KNN-GE"
+    strict = well_inferred_counts(per_target_reliability({"geo_te": test, "gtex_te": gtex}, WellInferredRule("gtex_r", 0.5)))
+    assert strict.set_index("method").loc["lr", "n_well_inferred"] == 3  # gtex r 0.5 0.4 0.6 0.3 0.5 NaN
+    mae = per_target_reliability({"geo_te": test}, WellInferredRule("test_mae", 0.5))
+    assert mae.loc[mae["method"] == "lr", "well_inferred"].tolist() == [1, 0, 1, 0, 1, 1]
+    with pytest.raises(InputError, match="metric='gtex_r' needs GTEx-te evaluations"):
+        per_target_reliability({"geo_te": test}, WellInferredRule("gtex_r", 0.5))
+    md = to_markdown(well_inferred_document(counts.reset_index(), WellInferredRule().describe(), 3, 1))
+    assert "| LR | 6 | 5 | 83.3% | 0.800 | 0.500 |" in md and "| KNN-GE | 6 | 6 | **100.0%** |" in md
+    assert "Well inferred: dgex_test_r >= 0.5: Pearson r" in md
+
+
 def test_load_per_gene_aligns_and_rejects_bad_files(tmp_path):
     a = write_eval(tmp_path, "lr", "geo_te", per_gene([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]))
     shuffled = per_gene([0.6, 0.5, 0.4, 0.3, 0.2, 0.1], genes=GENES[::-1])
@@ -237,3 +261,21 @@ def test_workflow_tables_match_the_evaluations(grid_run):
     assert row["improvement_pct"] == pytest.approx(100 * (lr.mean() - d.mean()) / lr.mean(), rel=1e-6)
     p = pd.read_csv(res / "tables" / "pearson.tsv", sep="\t")
     assert len(p) == 2 * (len(baselines) + 8) and p["pearson"].between(-1, 1).all()
+
+
+@pytest.mark.slow
+def test_workflow_well_inferred_table_and_every_targets_reliability(grid_run):
+    """Per method: targets with GEO-te Pearson r >= 0.5 (the default rule), and every target's fields, from the evaluations."""
+    res = grid_run / "results" / "tiny"
+    test, gtex = run_evaluations(res, "geo_te"), run_evaluations(res, "gtex_te")
+    w = pd.read_csv(res / "tables" / "well_inferred.tsv", sep="\t").set_index("method")
+    assert sorted(w.index) == sorted(test) and (w["n_targets"] == 60).all()
+    for method, t in test.items():
+        assert w.loc[method, "n_well_inferred"] == int((t["pearson"] >= 0.5).sum()), method
+    per = pd.read_csv(res / "tables" / "reliability_per_target.tsv", sep="\t")
+    assert len(per) == 60 * len(test)
+    lr = per[per["method"] == "lr"].set_index("gene")
+    np.testing.assert_allclose(lr.loc[gtex["lr"]["gene"], "gtex_mae"], gtex["lr"]["mae"], rtol=1e-7)
+    np.testing.assert_array_equal(lr.loc[test["lr"]["gene"], "well_inferred"], (test["lr"]["pearson"] >= 0.5).astype(int))
+    md = (res / "tables" / "well_inferred.md").read_text()
+    assert "dgex_test_r >= 0.5: Pearson r" in md and "median Pearson r, GTEx-te" in md
