@@ -192,7 +192,8 @@ def test_report_holds_every_table_and_figure_with_captions(grid_run, tmp_path):
         assert f"summary_{split}.html" in html
     for split in ("geo_va", "g1000_va"):
         assert f"dropout_{split}.html" in html
-    for name in ("improvement.html", "pearson.html", "well_inferred.html", "well_inferred.png", "Supplementary tables", "GTEx test (gtex_te)",
+    for name in ("improvement.html", "pearson.html", "well_inferred.html", "well_inferred.png",
+                 "Supplementary tables", "GTEx test (gtex_te)",
                  "1000G validation (g1000_va)"):
         assert name in html, name
     for caption in ("Table 1: overall errors on test split geo_te", "Table 2: overall errors on test split gtex_te",

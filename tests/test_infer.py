@@ -417,3 +417,33 @@ def test_workflow_bundle_and_inference_match_the_trained_networks(tiny_run, tmp_
         cols = np.flatnonzero(t["part"] == p)
         expected = predict(load_model(f), te.X) * t["std"].to_numpy()[cols] + t["mean"].to_numpy()[cols]
         np.testing.assert_allclose(inferred[:, cols], expected, rtol=1e-4, atol=1e-4)
+    # the LR baseline the bundle holds: exactly the workflow's own LR predictions (predictions/lr/geo_te.h5)
+    assert bundle.methods == ["dgex", "lr"]
+    lr_out = tmp_path / "geo_te_lr.gctx"
+    infer_gctx(inp, bundle, lr_out, InferenceSettings(normalization="none", chunk_size=7), method="lr")
+    lr_pred = load_matrix(R / "predictions" / "lr" / "geo_te.h5")
+    assert lr_pred.samples == te.samples
+    cols = [lr_pred.genes.index(g) for g in t["gene"]]
+    expected = lr_pred.values[:, cols] * t["std"].to_numpy() + t["mean"].to_numpy()
+    lr_g = parse_gctx(lr_out)
+    np.testing.assert_allclose(lr_g.data_df.iloc[20:].to_numpy().T, expected, rtol=1e-4, atol=1e-4)
+    # reliability: D-GEX's GEO-te fields are its evaluation (the bundle's networks, selected on GEO-va); its GTEx-te
+    # fields are the same networks' predictions on GTEx-te (the run's GTEx-te evaluation is of the 1000G-va selection)
+    meta = g.row_metadata_df.loc[t["gene"]]
+    ev = pd.read_csv(R / "evaluation" / f"dgex_{arch}" / "geo_te.tsv", sep="\t").set_index("gene").loc[t["gene"]]
+    np.testing.assert_allclose(meta["dgex_test_mae"].astype(float), ev["mae"], rtol=1e-6)
+    np.testing.assert_allclose(meta["dgex_test_r"].astype(float), ev["pearson"], rtol=1e-6)
+    np.testing.assert_array_equal(meta["dgex_well_inferred"].astype(int), (ev["pearson"] >= 0.5).astype(int))
+    gtex = load_matrix(R / "splits" / "gtex_te.h5")
+    pred = np.empty(gtex.Y.shape, np.float32)
+    for p, f in sorted(bundle.part_files().items()):
+        pred[:, [gtex.targets.index(gene) for gene in t.loc[t["part"] == p, "gene"]]] = predict(load_model(f), gtex.X)
+    own = per_gene_table(gtex.targets, gtex.Y, pred).set_index("gene").loc[t["gene"]]
+    np.testing.assert_allclose(meta["dgex_gtex_mae"].astype(float), own["mae"], rtol=1e-5)
+    np.testing.assert_allclose(meta["dgex_gtex_r"].astype(float), own["pearson"], rtol=1e-5, atol=1e-6)
+    lr_ev = pd.read_csv(R / "evaluation" / "lr" / "gtex_te.tsv", sep="\t").set_index("gene").loc[t["gene"]]
+    np.testing.assert_allclose(lr_g.row_metadata_df.loc[t["gene"], "dgex_gtex_r"].astype(float), lr_ev["pearson"], rtol=1e-6)
+    with h5py.File(R / "inference" / arch / "demo_l1000.gctx", "r") as f:
+        assert f.attrs["dgex_method"] == "dgex" and f.attrs["dgex_well_inferred_rule"].startswith("dgex_test_r >= 0.5")
+    with h5py.File(lr_out, "r") as f:
+        assert f.attrs["dgex_method"] == "lr" and "evaluation/lr/geo_te.tsv" in f.attrs["dgex_reliability_source"]

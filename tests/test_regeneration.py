@@ -12,8 +12,10 @@ from report_run import RUN, grid_config, report_run, snakemake_on_targets
 
 pytestmark = pytest.mark.slow
 
-FIGURE_RULES = {"plot_error_vs_architecture", "plot_error_density", "plot_per_gene_scatter", "plot_error_per_epoch"}
-TABLE_RULES = {"make_summary_table", "make_dropout_table", "make_improvement_table", "make_pearson_table"}
+FIGURE_RULES = {"plot_error_vs_architecture", "plot_error_density", "plot_per_gene_scatter", "plot_error_per_epoch",
+                "plot_well_inferred"}
+TABLE_RULES = {"make_summary_table", "make_dropout_table", "make_improvement_table", "make_pearson_table",
+               "make_well_inferred_table"}
 # rules that make data, models, predictions and evaluations: a figure or table setting must never rerun them
 UPSTREAM_RULES = {"generate_demo_data", "build_gene_matrix", "deduplicate_geo", "assign_splits", "build_quantile_reference",
                   "quantile_normalize", "standardize", "write_split", "partition_targets", "train_dgex",
@@ -100,9 +102,17 @@ def test_table_setting_reruns_only_table_rules(run_dir, tmp_path):
     changed = params_changes(work, lambda: edit_config(work, "tables", "decimals", 2))
     jobs = planned_jobs(work)
     assert {r for r, _ in jobs} == TABLE_RULES
-    assert len(jobs) == 2 + 4 + 1 + 1  # Tables 1/2, four supplementary tables, improvement, Pearson
+    assert len(jobs) == 2 + 4 + 1 + 1 + 1  # Tables 1/2, four supplementary tables, improvement, Pearson, well inferred
     assert f"{RUN}/tables/summary_geo_te.html" in changed
     assert changed and all(c.startswith(f"{RUN}/tables/") for c in changed), changed
+
+
+def test_well_inferred_rule_reruns_only_its_table_and_figure(run_dir, tmp_path):
+    work = copy_run(run_dir, tmp_path / "copy")
+    changed = params_changes(work, lambda: edit_config(work, "inference", "well_inferred", {"metric": "gtex_r",
+                                                                                            "threshold": 0.3}))
+    assert {r for r, _ in planned_jobs(work)} == {"make_well_inferred_table", "plot_well_inferred"}
+    assert {f"{RUN}/tables/well_inferred.tsv", f"{RUN}/figures/well_inferred.png"} <= changed
 
 
 def test_model_setting_reruns_training(run_dir, tmp_path):
