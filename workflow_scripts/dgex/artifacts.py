@@ -2,8 +2,8 @@
 
 dedup/geo_profiles.tsv (sample, kept), splits/assignment.tsv (sample, split), partitions/targets.tsv (gene, part),
 qnorm/reference.tsv (rank, value), standardized/<dataset>_gene_stats.tsv (gene, role, mean, std),
-evaluation/<method>/<split>.tsv (gene, mae, pearson), models/dgex/<arch>/part<p>/history.tsv (epoch, <split>_mae)
-and models/<method>/solution.json (how a baseline was solved).
+evaluation/<method>/<split>.tsv (gene, mae, pearson), models/dgex/<arch>/part<p>/history.tsv (epoch, <split>_mae),
+models/<method>/solution.json (how a baseline was solved) and models/lr/model.npz (the LR baseline).
 Ids are read as strings: a sample id like 007 stays 007.
 """
 from __future__ import annotations
@@ -93,6 +93,20 @@ def read_solution(path: str | os.PathLike) -> tuple[str, bool, str]:
         return rec["method"], bool(rec["min_norm"]), rec["reason"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: cannot read the baseline's solution record: {exc}") from exc
+
+
+def read_linear_model(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """The LR baseline (models/lr/model.npz): slopes W (landmarks x targets), intercepts b, landmark and target genes."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            W, b = z["W"].astype(np.float32), z["b"].astype(np.float32)
+            landmarks, targets = [str(g) for g in z["landmarks"]], [str(g) for g in z["targets"]]
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"{path}: cannot read the linear model (arrays W, b, landmarks, targets): {exc}") from exc
+    if W.shape != (len(landmarks), len(targets)) or b.shape != (len(targets),):
+        raise InputError(f"{path}: linear model of shape W {W.shape}, b {b.shape} for {len(landmarks)} landmarks and "
+                         f"{len(targets)} targets")
+    return W, b, landmarks, targets
 
 
 def read_per_gene(path: str | os.PathLike) -> pd.DataFrame:

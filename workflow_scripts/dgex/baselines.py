@@ -15,7 +15,6 @@ computed in one pass over the training profiles.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -44,20 +43,6 @@ class LinearModel:
             np.matmul(X[s : s + chunk], self.W, out=out[s : s + chunk])
             out[s : s + chunk] += self.b
         return out
-
-
-def read_linear_model(path: str | os.PathLike) -> tuple[LinearModel, list[str], list[str]]:
-    """A fitted linear model (models/lr/model.npz: W, b, landmarks, targets) and its landmark and target genes."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            W, b = z["W"].astype(np.float32), z["b"].astype(np.float32)
-            landmarks, targets = [str(g) for g in z["landmarks"]], [str(g) for g in z["targets"]]
-    except (OSError, ValueError, KeyError) as exc:
-        raise InputError(f"{path}: cannot read the linear model (arrays W, b, landmarks, targets): {exc}") from exc
-    if W.shape != (len(landmarks), len(targets)) or b.shape != (len(targets),):
-        raise InputError(f"{path}: linear model of shape W {W.shape}, b {b.shape} for {len(landmarks)} landmarks and "
-                         f"{len(targets)} targets")
-    return LinearModel(W, b), landmarks, targets
 
 
 @dataclass

@@ -90,9 +90,9 @@ def check_reliability(reliability: dict[str, pd.DataFrame], methods: list[str], 
 
 def check_linear_model(path: str | os.PathLike, landmarks: pd.DataFrame, targets: pd.DataFrame) -> None:
     """InputError unless the LR model at `path` maps the bundle's landmarks (in model input order) to its targets."""
-    from .baselines import read_linear_model
+    from .artifacts import read_linear_model
 
-    _, lm, tg = read_linear_model(path)
+    _, _, lm, tg = read_linear_model(path)
     if lm != landmarks["gene"].tolist():
         raise InputError(f"{path}: the linear model's landmarks are not the networks' (in their order)")
     if len(tg) != len(targets) or set(tg) != set(targets["gene"]):

@@ -85,15 +85,15 @@ class LinearInferrer:
     """The bundle's LR baseline (LINCS's own method): standardized landmarks to every target in expression units."""
 
     def __init__(self, bundle: Bundle):
-        from .baselines import read_linear_model
+        from .artifacts import read_linear_model
         from .bundle import LINEAR_MODEL
 
         bundle.require("lr")
-        model, landmarks, targets = read_linear_model(bundle.root / LINEAR_MODEL)
+        W, b, landmarks, targets = read_linear_model(bundle.root / LINEAR_MODEL)
         if landmarks != bundle.landmarks["gene"].tolist() or sorted(targets) != sorted(bundle.targets["gene"]):
             raise InputError(f"{bundle.root / LINEAR_MODEL}: the linear model's genes are not the bundle's")
         order = pd.Index(targets).get_indexer(bundle.targets["gene"])  # the bundle's target order (grouped by part)
-        self.W, self.b = np.ascontiguousarray(model.W[:, order]), model.b[order]
+        self.W, self.b = np.ascontiguousarray(W[:, order]), b[order]
         self.mean = bundle.targets["mean"].to_numpy(np.float64).astype(np.float32)
         self.std = bundle.targets["std"].to_numpy(np.float64).astype(np.float32)
 
