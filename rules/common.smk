@@ -545,6 +545,12 @@ def inference_inputs(wildcards):
     return {"bundle": f"{RESULTS}/bundles/{wildcards.arch}/manifest.json", "profiles": inference_input_file()}
 
 
+def inference_params():
+    """The inference settings that decide the output: every one but chunk_size (how fast), which the script reads from the
+    config so that editing it reruns nothing."""
+    return {k: v for k, v in config["inference"].items() if k != "chunk_size"}
+
+
 def inference_outputs(wildcards=None):
     """The inferred GCTX when inference.input names a file, else nothing (an input function of rule all)."""
     if not config["inference"]["input"]:

@@ -89,6 +89,6 @@ rule infer_l1000:
         "../envs/dgex.yaml"
     threads: workflow.cores
     params:
-        inference=config["inference"],
+        inference=inference_params(),
     script:
         f"{SCRIPTS}/infer_l1000.py"

@@ -401,6 +401,11 @@ def test_workflow_bundle_and_inference_match_the_trained_networks(tiny_run, tmp_
     assert (g.row_metadata_df["dgex_status"] == "inferred").sum() == 60
     assert (g.row_metadata_df["dgex_model_input"] == 1).sum() == 20
     assert (R / "inference" / arch / "demo_l1000.gctx.prov.json").exists()
+    # inference.chunk_size says how fast, not what: editing it reruns nothing
+    cfg["inference"]["chunk_size"] = 123
+    (tiny_run / "config_infer.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    dry = subprocess.run(cmd + ["--dry-run"], capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
     # landmarks already on the training scale (qnorm/geo.h5), normalization none: exactly the networks' predictions
     bundle = load_bundle(R / "bundles" / arch)
     qn = load_matrix(R / "qnorm" / "geo.h5", genes="landmarks")
