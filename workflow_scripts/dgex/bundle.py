@@ -7,6 +7,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ BUNDLE_FORMAT = "dgex-inference-bundle/1"
 MANIFEST = "manifest.json"
 LANDMARK_COLUMNS = ("gene", "symbol", "probe_id", "entrez_id", "mean", "std")
 TARGET_COLUMNS = ("gene", "symbol", "probe_ids", "part", "mean", "std")
+ROW_ORDER = "rows.tsv"  # probe-level bundles: the output's rows (the compendium's probes), landmarks included
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Bundle:
     landmarks: pd.DataFrame  # model input order
     targets: pd.DataFrame  # output order
     reference: np.ndarray  # sorted landmark quantile reference, float64
+    rows: pd.DataFrame | None = None  # output row order (row_id, role) of a probe-level bundle; None: input rows, then targets
 
     @property
     def architecture(self) -> str:
@@ -47,11 +50,12 @@ class Bundle:
 def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: str, models: dict[int, str | os.PathLike],
                  partition: pd.DataFrame, stats: pd.DataFrame, reference: np.ndarray, landmark_map: GeneMap,
                  chip: pd.DataFrame | None = None, target_map: GeneMap | None = None, ties: str = "average",
-                 source: str = "") -> Path:
+                 source: str = "", row_order: Sequence[str] | None = None) -> Path:
     """Check that the parts fit together and write the bundle folder; return the manifest's path.
 
     stats: gene, role (landmark|target), mean, std in the training matrices' gene order (landmarks first);
-    partition: gene, part; landmark_map: symbol, Ensembl id and probe id of each landmark; chip: `read_chip` output.
+    partition: gene, part; landmark_map: symbol, Ensembl id and probe id of each landmark; chip: `read_chip` output;
+    row_order: the output's rows of a probe-level model (dgex.probes), every landmark and target exactly once.
     """
     from .network import load_model  # here, not at the top: reading a bundle (dgex.l1000) must not need Keras
 
@@ -98,6 +102,7 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
     if reference.shape != (len(landmarks),) or not np.isfinite(reference).all() or np.any(np.diff(reference) < 0):
         raise InputError(f"landmark quantile reference: need {len(landmarks)} finite ascending values, got shape "
                          f"{reference.shape}")
+    rows = check_row_order(row_order, landmarks["gene"], targets["gene"]) if row_order is not None else None
     if sorted(models) != sorted(targets["part"].unique()):
         raise InputError(f"models for parts {sorted(models)} but the partition has parts {sorted(targets['part'].unique())}")
     parts = []
@@ -118,6 +123,10 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
     write_tsv(out / "targets.tsv", targets[list(TARGET_COLUMNS)], float_format="%.9g")
     write_tsv(out / "reference.tsv", pd.DataFrame({"rank": np.arange(1, len(reference) + 1), "value": reference}),
               float_format="%.9g")
+    tables = ("landmarks.tsv", "targets.tsv", "reference.tsv")
+    if rows is not None:
+        write_tsv(out / ROW_ORDER, rows)
+        tables += (ROW_ORDER,)
     manifest = {
         "format": BUNDLE_FORMAT,
         "architecture": architecture,
@@ -128,8 +137,10 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
         "units": "inferred targets: the training data's quantile-normalized log2 expression (standardization undone)",
         "source": source,
         "parts": parts,
-        "files": {n: sha256_file(out / n) for n in ("landmarks.tsv", "targets.tsv", "reference.tsv")},
+        "files": {n: sha256_file(out / n) for n in tables},
     }
+    if rows is not None:
+        manifest["row_order"] = ROW_ORDER
     with atomic_path(out / MANIFEST) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return out / MANIFEST
@@ -163,4 +174,23 @@ def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
     reference = read("reference.tsv")["value"].to_numpy(np.float64)
     if len(landmarks) != manifest["n_landmarks"] or len(targets) != manifest["n_targets"] or len(reference) != len(landmarks):
         raise InputError(f"{manifest_path}: tables do not match the manifest's landmark/target counts")
-    return Bundle(root, manifest, landmarks, targets, reference)
+    rows = None
+    if "row_order" in manifest:
+        rows = pd.read_csv(root / manifest["row_order"], sep="\t", dtype=str, keep_default_na=False)
+        check_row_order(rows["row_id"], landmarks["gene"], targets["gene"], str(root / manifest["row_order"]))
+    return Bundle(root, manifest, landmarks, targets, reference, rows)
+
+
+def check_row_order(row_order: Sequence[str], landmarks: Sequence[str], targets: Sequence[str],
+                    what: str = "row order") -> pd.DataFrame:
+    """The rows of a probe-level output (row_id, role), refused unless they hold every landmark and target exactly once."""
+    rows = pd.DataFrame({"row_id": [str(r) for r in row_order]})
+    lm, tg = set(landmarks), set(targets)
+    dup = rows["row_id"][rows["row_id"].duplicated()].tolist()
+    extra = sorted(set(rows["row_id"]) - lm - tg)
+    absent = sorted((lm | tg) - set(rows["row_id"]))
+    if dup or extra or absent or len(rows) != len(lm) + len(tg):
+        raise InputError(f"{what}: must list every landmark and target once; {len(dup)} repeated (e.g. {dup[:3]}), "
+                         f"{len(extra)} neither (e.g. {extra[:3]}), {len(absent)} absent (e.g. {absent[:3]})")
+    rows["role"] = np.where(rows["row_id"].isin(lm), "landmark", "target")
+    return rows

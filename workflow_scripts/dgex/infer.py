@@ -24,6 +24,7 @@ from .gctx import CMAP_NULL, GctxStream, GctxWriter, chunk_aligned
 from .inferrer import NORMALIZATIONS, Inferrer, model_inputs
 from .io import InputError, atomic_path, remove_stale_temporaries
 from .l1000 import ID_TYPES, describe_landmarks, match_landmarks
+from .probes import ProbeRows
 
 log = logging.getLogger("dgex.infer")
 
@@ -182,7 +183,14 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
                              f"max_missing={s.max_missing} that may be imputed; is the model trained on a "
                              f"different landmark set?")
         log.warning("%s: imputing %d missing landmark(s) with the training mean: %s", src.path, len(missing), names)
-    rids, row_meta = output_row_meta(src, bundle, idx)
+    probe_rows = ProbeRows.of(bundle)  # a probe-level model: the output's rows are the compendium's probes
+    if probe_rows is None:
+        rids, row_meta = output_row_meta(src, bundle, idx)
+    else:
+        rids, row_meta = probe_rows.rids, probe_rows.row_meta(src, bundle, idx)
+        if len(src.rids) > present.sum():
+            log.warning("%s: %d input row(s) are not landmarks of the probe-level model and are left out of the output",
+                        src.path, len(src.rids) - present.sum())
     inferrer = inferrer or Inferrer(bundle)
     report = InferenceReport(src.n_profiles, len(src.rids), len(bundle.targets), id_type,
                              bundle.landmarks["symbol"].iloc[missing].tolist(), int(len(src.rids) - present.sum()))
@@ -199,9 +207,13 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
                 check_block(L, start, src, bundle, present)
                 if start == 0:
                     warn_if_not_level3(src, L, s.normalization)
-                out = np.empty((len(block), len(rids)), dtype=np.float32)
-                out[:, : block.shape[1]] = block
-                inferrer(model_inputs(L, present, bundle, s.normalization), out[:, block.shape[1] :])
+                Z = model_inputs(L, present, bundle, s.normalization)
+                if probe_rows is not None:
+                    out = probe_rows.assemble(Z, inferrer)
+                else:
+                    out = np.empty((len(block), len(rids)), dtype=np.float32)
+                    out[:, : block.shape[1]] = block
+                    inferrer(Z, out[:, block.shape[1] :])
                 w.write(start, out)
                 log.info("profiles %d..%d of %d inferred", start + 1, start + len(block), src.n_profiles)
             src.copy_col_meta(w.meta)
@@ -209,6 +221,8 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
             w.f.attrs["dgex_normalization"] = s.normalization
             w.f.attrs["dgex_id_type"] = id_type
             w.f.attrs["dgex_imputed_landmarks"] = ",".join(report.imputed_landmarks)
+            if probe_rows is not None:
+                w.f.attrs["dgex_row_order"] = "compendium probes; landmark rows: network inputs in expression units"
         finally:
             w.close()
     report.seconds = round(time.time() - t0, 3)
