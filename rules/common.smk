@@ -536,8 +536,10 @@ def landmark_chip():
 
 
 def bundle_inputs(wildcards):
-    """Networks of every part, partition, statistics, training landmarks and gene maps of one inference bundle."""
-    return {
+    """Networks of every part, partition, statistics, training landmarks and gene maps of one inference bundle (and for
+    the probe-level model the compendium, whose probe order is the output's row order)."""
+    compendium = {"compendium": raw_path("geo")} if PROBE_LEVEL else {}
+    return compendium | {
         "models": [dgex_model_file(wildcards.arch, p, config["inference"]["model"]) for p in range(n_parts())],
         "partition": PARTITION,
         "stats": GENE_STATS,
@@ -546,7 +548,7 @@ def bundle_inputs(wildcards):
         "map_lm": raw_path("map_lm"),
         "map_tg": raw_path("map_tg"),
         "chip": inference_chip(),
-    } | ({"compendium": raw_path("geo")} if PROBE_LEVEL else {})  # the probe-level output's row order
+    }
 
 
 def inference_inputs(wildcards):

@@ -75,7 +75,8 @@ def test_a_probe_bundle_records_its_row_order_and_refuses_a_wrong_one(probe_bund
     assert b.rows.loc[b.rows["role"] == "landmark", "row_id"].tolist() == probe_bundle["lm"]
     assert b.manifest["row_order"] == "rows.tsv" and "rows.tsv" in b.manifest["files"]
     assert b.landmarks["gene"].tolist() == b.landmarks["probe_id"].tolist() == probe_bundle["lm"]
-    assert b.landmarks["symbol"].tolist() == ["L1", "L2", "L3", "L4"] and b.landmarks["entrez_id"].tolist() == ["1", "2", "3", "4"]
+    assert b.landmarks["symbol"].tolist() == ["L1", "L2", "L3", "L4"]
+    assert b.landmarks["entrez_id"].tolist() == ["1", "2", "3", "4"]
     args = dict(architecture="h1x8_d00", criterion="geo", models=probe_bundle["models"],
                 partition=pd.DataFrame({"gene": b.targets["gene"], "part": b.targets["part"]}), stats=probe_bundle["stats"],
                 reference=b.reference, landmark_map=probe_maps(probe_bundle["chip"], probe_bundle["probes"], "t")[0],
