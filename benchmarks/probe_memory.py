@@ -125,6 +125,12 @@ def main() -> None:
         manifest = make_probe_bundle(root, arch, a.targets)
         make_input(root / "in.gctx", manifest.parent, a.profiles)
         print(f"\nbundle and input written in {time.time() - t0:.0f} s")
+        code = ("import resource, sys; from dgex.bundle import load_bundle; from dgex.inferrer import Inferrer; "
+                f"Inferrer(load_bundle({str(manifest.parent)!r})); "
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)")
+        loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parents[1] / "workflow_scripts")
+        print(f"loading the bundle's networks alone: peak RSS {float(loaded.stdout.split()[-1]):.2f} GiB")
         t0 = time.time()
         subprocess.run([sys.executable, "-m", "dgex.infer", str(root / "in.gctx"), str(root / "out.gctx"), "--bundle",
                         str(manifest.parent), "--chunk-size", str(a.chunk_size), "-q"], check=True,
