@@ -3,9 +3,11 @@ and inference, and the peak RSS of a real `dgex-infer` run on a probe-level bund
 
 The paper's model: 978 landmark probes -> 21,290 target probes in two halves of 10,645, D-GEX 3 x 9000, output layer
 9,000 x 10,645 per half; training on 88,807 GEO-tr profiles. Untrained networks (weights do not change memory or speed).
+Measured 2026-12-01 (500 profiles, chunk 500, 2 shared cores): peak RSS 7.8 GiB, all of it from loading the two networks
+(a process that only loads them peaks the same); 65 s. See docs/inference.md and docs/data.md.
 
     flock /tmp/dgex-heavy.lock .venv/bin/python benchmarks/probe_memory.py [--layers 3] [--units 9000] \
-        [--targets 21290] [--profiles 1000] [--chunk-size 1000]
+        [--targets 21290] [--profiles 500] [--chunk-size 500] [--estimate-only]
 """
 from __future__ import annotations
 
@@ -98,8 +100,8 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--units", type=int, default=9000)
     ap.add_argument("--targets", type=int, default=21_290)
-    ap.add_argument("--profiles", type=int, default=1000)
-    ap.add_argument("--chunk-size", type=int, default=1000)
+    ap.add_argument("--profiles", type=int, default=500)
+    ap.add_argument("--chunk-size", type=int, default=500)
     ap.add_argument("--estimate-only", action="store_true")
     a = ap.parse_args()
     arch = Architecture(a.layers, a.units, 0.1)
