@@ -70,6 +70,8 @@ ASSIGNMENT = f"{RESULTS}/splits/assignment.tsv"
 PARTITION = f"{RESULTS}/partitions/targets.tsv"
 TRAIN_SPLIT_FILE = f"{RESULTS}/splits/{layout.TRAIN_SPLIT}.h5"
 GENE_STATS = f"{RESULTS}/standardized/geo_gene_stats.tsv"
+DEMO_CHIP = f"{RESULTS}/l1000/demo.chip"
+PROBE_LEVEL = config["lincs_model"] == "probes"  # the probe-level LINCS model (docs/data.md); else the gene-level one
 
 RAW_FILES = {
     "geo": "geo.gctx",
@@ -221,9 +223,28 @@ def check_well_inferred_rule():
         )
 
 
+def check_lincs_model():
+    """lincs_model: probes needs a GEO-only run (RNA-Seq has no probes) and an L1000 chip naming the landmark probes."""
+    if not PROBE_LEVEL:
+        return
+    if config["data"]["rnaseq"]:
+        raise ValueError(
+            "lincs_model: probes needs data.rnaseq: false: the probe-level model's targets are microarray probes, "
+            "which RNA-Seq (GTEx, 1000 Genomes) does not measure (docs/data.md, 'The probe-level LINCS model')"
+        )
+    if config["inference"]["model"] == "rnaseq":
+        raise ValueError("lincs_model: probes needs inference.model: geo (there is no RNA-Seq model without RNA-Seq data)")
+    if not config["inference"]["chip"] and (config["data"]["source"] != "demo" or config["data"]["compendium"]):
+        raise ValueError(
+            "lincs_model: probes needs inference.chip: the L1000 chip file whose pr_type LM rows are the landmark probes "
+            "(e.g. L1000_EPSILON.R1.chip); only the demo data (without data.compendium) has a chip of its own"
+        )
+
+
 check_figure_and_table_settings()
 check_download_folders()
 check_well_inferred_rule()
+check_lincs_model()
 
 
 def genes_input(wildcards):
@@ -231,9 +252,14 @@ def genes_input(wildcards):
     return {"data": raw_path(wildcards.dataset), "map_lm": raw_path("map_lm"), "map_tg": raw_path("map_tg")}
 
 
+def geo_matrix():
+    """GEO's matrix of landmarks and targets: genes (gene maps), or probes of the compendium for the probe-level model."""
+    return f"{RESULTS}/probes/geo.h5" if PROBE_LEVEL else f"{RESULTS}/genes/geo.h5"
+
+
 def qnorm_data_input(wildcards):
-    """The gene matrix a quantile-normalization job maps onto the reference."""
-    return f"{RESULTS}/genes/{wildcards.dataset}.h5"
+    """The gene (or probe) matrix a quantile-normalization job maps onto the reference."""
+    return geo_matrix() if wildcards.dataset == "geo" else f"{RESULTS}/genes/{wildcards.dataset}.h5"
 
 
 def split_input(wildcards):
@@ -510,34 +536,37 @@ def inference_chip():
     """The L1000 chip of the bundles: inference.chip, the demo chip for demo data, or none (no Entrez ids)."""
     if config["inference"]["chip"]:
         return [config["inference"]["chip"]]
-    return [f"{RESULTS}/l1000/demo.chip"] if config["data"]["source"] == "demo" else []
+    return [DEMO_CHIP] if config["data"]["source"] == "demo" else []
 
 
-def bundle_reliability_inputs(arch, criterion):
-    """What the bundle's per-target reliability is computed from, per test split: the per-gene evaluation of its networks
-    where they made it (the test splits of their criterion), else the split they predict; LR's model and evaluations."""
-    own = layout.criterion_splits(criterion)
-    lr = "lr" in config["baselines"]["methods"]
-    return {
-        "evaluation": [f"{RESULTS}/evaluation/dgex_{arch}/{s}.tsv" for s in test_splits() if s in own],
-        "predict_on": [f"{RESULTS}/splits/{s}.h5" for s in test_splits() if s not in own],
-        "lr_model": [f"{RESULTS}/models/lr/model.npz"] if lr else [],
-        "lr_evaluation": [f"{RESULTS}/evaluation/lr/{s}.tsv" for s in test_splits()] if lr else [],
-    }
+def demo_l1000_chip():
+    """The chip whose landmark rows the demo L1000 profiles have: inference.chip, else the demo chip."""
+    return config["inference"]["chip"] or DEMO_CHIP
+
+
+def landmark_chip():
+    """The chip whose landmark probes (pr_type LM) are the probe-level model's inputs (check_lincs_model: there is one)."""
+    return inference_chip()[0]
 
 
 def bundle_inputs(wildcards):
-    """Networks of every part, partition, statistics, training landmarks, gene maps and reliability inputs of one bundle."""
-    return bundle_reliability_inputs(wildcards.arch, config["inference"]["model"]) | {
-        "models": [dgex_model_file(wildcards.arch, p, config["inference"]["model"]) for p in range(n_parts())],
-        "partition": PARTITION,
-        "stats": GENE_STATS,
-        "qnorm": f"{RESULTS}/qnorm/geo.h5",
-        "assignment": ASSIGNMENT,
-        "map_lm": raw_path("map_lm"),
-        "map_tg": raw_path("map_tg"),
-        "chip": inference_chip(),
-    }
+    """Networks of every part, partition, statistics, training landmarks, gene maps and reliability inputs of one bundle
+    (and for the probe-level model the compendium, whose probe order is the output's row order)."""
+    compendium = {"compendium": raw_path("geo")} if PROBE_LEVEL else {}
+    return (
+        bundle_reliability_inputs(wildcards.arch, config["inference"]["model"])
+        | compendium
+        | {
+            "models": [dgex_model_file(wildcards.arch, p, config["inference"]["model"]) for p in range(n_parts())],
+            "partition": PARTITION,
+            "stats": GENE_STATS,
+            "qnorm": f"{RESULTS}/qnorm/geo.h5",
+            "assignment": ASSIGNMENT,
+            "map_lm": raw_path("map_lm"),
+            "map_tg": raw_path("map_tg"),
+            "chip": inference_chip(),
+        }
+    )
 
 
 def inference_inputs(wildcards):

@@ -2,24 +2,37 @@
 # streamed inference of the GCTX that inference.input names (docs/inference.md).
 
 
-rule make_demo_l1000:
+rule make_demo_chip:
     input:
         geo=raw_path("geo"),
         map_lm=raw_path("map_lm"),
+    output:
+        **recorded(chip=DEMO_CHIP),
+    log:
+        f"{LOGS}/make_demo_chip.log",
+    benchmark:
+        f"{BENCH}/make_demo_chip.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        seed=config["seed"],
+    script:
+        f"{SCRIPTS}/make_demo_chip.py"
+
+
+rule make_demo_l1000:
+    input:
+        geo=raw_path("geo"),
+        chip=demo_l1000_chip(),
         assignment=ASSIGNMENT,
     output:
-        **recorded(
-            profiles=f"{RESULTS}/l1000/demo_l1000.gctx",
-            chip=f"{RESULTS}/l1000/demo.chip",
-        ),
+        **recorded(profiles=f"{RESULTS}/l1000/demo_l1000.gctx"),
     log:
         f"{LOGS}/make_demo_l1000.log",
     benchmark:
         f"{BENCH}/make_demo_l1000.tsv"
     conda:
         "../envs/data.yaml"
-    params:
-        seed=config["seed"],
     script:
         f"{SCRIPTS}/make_demo_l1000.py"
 
@@ -70,6 +83,7 @@ rule write_inference_bundle:
         model=config["inference"]["model"],
         ties=config["quantile_normalization"]["ties"],
         run=config["run_name"],
+        lincs_model=config["lincs_model"],
     script:
         f"{SCRIPTS}/write_inference_bundle.py"
 

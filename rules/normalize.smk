@@ -3,7 +3,7 @@
 
 rule build_quantile_reference:
     input:
-        geo=f"{RESULTS}/genes/geo.h5",
+        geo=geo_matrix(),
         assignment=ASSIGNMENT,
     output:
         **recorded(reference=f"{RESULTS}/qnorm/reference.tsv"),

@@ -6,11 +6,13 @@ import numpy as np
 from dgex import rulekit
 from dgex.artifacts import read_assignment, read_gene_stats, read_per_gene, read_partition, split_samples
 from dgex.bundle import write_bundle
+from dgex.gctx import read_gctx_ids
 from dgex.l1000 import read_chip
 from dgex.layout import TRAIN_SPLIT
 from dgex.logs import import_tensorflow
 from dgex.matrix import load_matrix
 from dgex.normalize import quantile_reference
+from dgex.probes import probe_maps, probe_symbols
 from dgex.sources import read_gene_map
 from dgex.target_reliability import predicted_per_gene, reliability_table
 
@@ -51,14 +53,19 @@ def main(smk, log):
     if chip is None:
         log.warning("no L1000 chip file: the bundle has no Entrez ids (inputs must use probe ids)")
     models = {p: f for p, f in enumerate(smk.input.models)}
+    lm, tg = read_gene_map(smk.input.map_lm), read_gene_map(smk.input.map_tg)
+    row_order = None
+    if smk.params.lincs_model == "probes":  # one 'gene' per probe; output rows: the compendium's probes, in its order
+        row_order, _ = read_gctx_ids(smk.input.compendium)
+        lm, tg = probe_maps(chip, row_order, smk.input.compendium, symbols=probe_symbols(lm, tg))
     partition, stats = read_partition(smk.input.partition), read_gene_stats(smk.input.stats)
     targets = stats.loc[stats["role"] == "target", "gene"].tolist()
     reliability, sources = bundle_reliability(smk, models, partition, targets, log)
     write_bundle(smk.output.manifest.rsplit("/", 1)[0], architecture=smk.wildcards.arch, criterion=smk.params.model,
-                 models=models, partition=partition, stats=stats, reference=reference,
-                 landmark_map=read_gene_map(smk.input.map_lm), chip=chip, target_map=read_gene_map(smk.input.map_tg),
-                 ties=smk.params.ties, source=f"run {smk.params.run}", reliability=reliability,
-                 linear_model=smk.input.lr_model[0] if smk.input.lr_model else None, reliability_sources=sources)
+                 models=models, partition=partition, stats=stats, reference=reference, landmark_map=lm, chip=chip,
+                 target_map=tg, ties=smk.params.ties, source=f"run {smk.params.run}", reliability=reliability,
+                 linear_model=smk.input.lr_model[0] if smk.input.lr_model else None, reliability_sources=sources,
+                 row_order=row_order)
     for method, t in reliability.items():
         log.info("%s: median per-target Pearson r on GEO-te %.3f", method, float(np.nanmedian(t["test_r"])))
     log.info("bundle of %d part(s), %d landmarks, reference from %d GEO-tr profiles", len(models), qn.n_landmarks, len(rows))

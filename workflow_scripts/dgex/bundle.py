@@ -7,6 +7,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ LANDMARK_COLUMNS = ("gene", "symbol", "probe_id", "entrez_id", "mean", "std")
 TARGET_COLUMNS = ("gene", "symbol", "probe_ids", "part", "mean", "std")
 RELIABILITY = "reliability.tsv"  # per method and target: held-out accuracy (dgex.target_reliability fields)
 LINEAR_MODEL = "lr.npz"  # the LR baseline (models/lr/model.npz), served by dgex-infer --method lr
+ROW_ORDER = "rows.tsv"  # probe-level bundles: the output's rows (the compendium's probes), landmarks included
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Bundle:
     targets: pd.DataFrame  # output order
     reference: np.ndarray  # sorted landmark quantile reference, float64
     reliability: pd.DataFrame | None = None  # method, gene, reliability fields; None in bundles written before them
+    rows: pd.DataFrame | None = None  # output row order (row_id, role) of a probe-level bundle; None: input rows, then targets
 
     @property
     def architecture(self) -> str:
@@ -103,13 +106,15 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
                  partition: pd.DataFrame, stats: pd.DataFrame, reference: np.ndarray, landmark_map: GeneMap,
                  chip: pd.DataFrame | None = None, target_map: GeneMap | None = None, ties: str = "average",
                  source: str = "", reliability: dict[str, pd.DataFrame] | None = None,
-                 linear_model: str | os.PathLike | None = None, reliability_sources: dict[str, str] | None = None) -> Path:
+                 linear_model: str | os.PathLike | None = None, reliability_sources: dict[str, str] | None = None,
+                 row_order: Sequence[str] | None = None) -> Path:
     """Check that the parts fit together and write the bundle folder; return the manifest's path.
 
     stats: gene, role (landmark|target), mean, std in the training matrices' gene order (landmarks first);
     partition: gene, part; landmark_map: symbol, Ensembl id and probe id of each landmark; chip: `read_chip` output;
     linear_model: the LR baseline's model.npz, served as method lr; reliability: method -> gene and reliability fields
     (dgex.target_reliability) of every target, for dgex and (with linear_model) lr; reliability_sources: where they come from.
+    row_order: the output's rows of a probe-level model (dgex.probes), every landmark and target exactly once.
     """
     from .network import load_model  # here, not at the top: reading a bundle (dgex.l1000) must not need Keras
 
@@ -160,6 +165,7 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
     table = check_reliability(reliability, methods, targets) if reliability is not None else None
     if linear_model is not None:
         check_linear_model(linear_model, landmarks, targets)
+    rows = check_row_order(row_order, landmarks["gene"], targets["gene"]) if row_order is not None else None
     if sorted(models) != sorted(targets["part"].unique()):
         raise InputError(f"models for parts {sorted(models)} but the partition has parts {sorted(targets['part'].unique())}")
     parts = []
@@ -188,6 +194,9 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
         with atomic_path(out / LINEAR_MODEL) as tmp:
             shutil.copyfile(linear_model, tmp)
         files.append(LINEAR_MODEL)
+    if rows is not None:
+        write_tsv(out / ROW_ORDER, rows)
+        files.append(ROW_ORDER)
     manifest = {
         "format": BUNDLE_FORMAT,
         "architecture": architecture,
@@ -202,6 +211,8 @@ def write_bundle(out_dir: str | os.PathLike, *, architecture: str, criterion: st
         "reliability_sources": dict(reliability_sources or {}),
         "files": {n: sha256_file(out / n) for n in files},
     }
+    if rows is not None:
+        manifest["row_order"] = ROW_ORDER
     with atomic_path(out / MANIFEST) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return out / MANIFEST
@@ -238,4 +249,23 @@ def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
     reliability = None
     if RELIABILITY in manifest["files"]:  # NaN where a Pearson r is undefined (a constant gene)
         reliability = pd.read_csv(root / RELIABILITY, sep="\t", dtype={"method": str, "gene": str})
-    return Bundle(root, manifest, landmarks, targets, reference, reliability)
+    rows = None
+    if "row_order" in manifest:
+        rows = pd.read_csv(root / manifest["row_order"], sep="\t", dtype=str, keep_default_na=False)
+        check_row_order(rows["row_id"], landmarks["gene"], targets["gene"], str(root / manifest["row_order"]))
+    return Bundle(root, manifest, landmarks, targets, reference, reliability, rows)
+
+
+def check_row_order(row_order: Sequence[str], landmarks: Sequence[str], targets: Sequence[str],
+                    what: str = "row order") -> pd.DataFrame:
+    """The rows of a probe-level output (row_id, role), refused unless they hold every landmark and target exactly once."""
+    rows = pd.DataFrame({"row_id": [str(r) for r in row_order]})
+    lm, tg = set(landmarks), set(targets)
+    dup = rows["row_id"][rows["row_id"].duplicated()].tolist()
+    extra = sorted(set(rows["row_id"]) - lm - tg)
+    absent = sorted((lm | tg) - set(rows["row_id"]))
+    if dup or extra or absent or len(rows) != len(lm) + len(tg):
+        raise InputError(f"{what}: must list every landmark and target once; {len(dup)} repeated (e.g. {dup[:3]}), "
+                         f"{len(extra)} neither (e.g. {extra[:3]}), {len(absent)} absent (e.g. {absent[:3]})")
+    rows["role"] = np.where(rows["row_id"].isin(lm), "landmark", "target")
+    return rows

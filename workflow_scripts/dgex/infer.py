@@ -25,6 +25,7 @@ from .inferrer import METHODS, NORMALIZATIONS, Inferrer, make_inferrer, model_in
 from .io import InputError, atomic_path, remove_stale_temporaries
 from .l1000 import ID_TYPES, describe_landmarks, match_landmarks
 from .target_reliability import RULE_METRICS, WellInferredRule, reliability_meta
+from .probes import ProbeRows
 
 log = logging.getLogger("dgex.infer")
 
@@ -107,15 +108,17 @@ def output_row_meta(src: GctxStream, bundle: Bundle, idx: np.ndarray) -> tuple[l
     return rids, pd.concat([pd.DataFrame(filler), dgex], axis=1)
 
 
-def with_reliability(row_meta: pd.DataFrame, bundle: Bundle, method: str, rule: WellInferredRule) -> pd.DataFrame:
+def with_reliability(row_meta: pd.DataFrame, bundle: Bundle, method: str, rule: WellInferredRule,
+                     target_rows: np.ndarray) -> pd.DataFrame:
     """Output row metadata with the method's held-out accuracy of each inferred target (dgex_test_mae, dgex_test_r, and
-    GTEx-te's with RNA-Seq) and the dgex_well_inferred flag of `rule`; unchanged for a bundle that records none."""
+    GTEx-te's with RNA-Seq) and the dgex_well_inferred flag of `rule`; unchanged for a bundle that records none.
+    target_rows: the output row of each bundle target."""
     table = bundle.reliability_of(method)
     if table is None:
         log.warning("%s: the bundle records no per-target reliability (written before it was added); the output has no "
                     "dgex_test_* fields or dgex_well_inferred flag", bundle.root)
         return row_meta
-    meta = reliability_meta(table, rule, len(row_meta) - len(table))
+    meta = reliability_meta(table, rule, target_rows, len(row_meta))
     return pd.concat([row_meta, meta], axis=1)
 
 
@@ -212,8 +215,16 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
                              f"max_missing={s.max_missing} that may be imputed; is the model trained on a "
                              f"different landmark set?")
         log.warning("%s: imputing %d missing landmark(s) with the training mean: %s", src.path, len(missing), names)
-    rids, row_meta = output_row_meta(src, bundle, idx)
-    row_meta = with_reliability(row_meta, bundle, method, rule)
+    probe_rows = ProbeRows.of(bundle)  # a probe-level model: the output's rows are the compendium's probes
+    if probe_rows is None:
+        rids, row_meta = output_row_meta(src, bundle, idx)
+        target_rows = np.arange(len(rids) - len(bundle.targets), len(rids))
+    else:
+        rids, row_meta, target_rows = probe_rows.rids, probe_rows.row_meta(src, bundle, idx), probe_rows.target_rows
+        if len(src.rids) > present.sum():
+            log.warning("%s: %d input row(s) are not landmarks of the probe-level model and are left out of the output",
+                        src.path, len(src.rids) - present.sum())
+    row_meta = with_reliability(row_meta, bundle, method, rule, target_rows)
     inferrer = inferrer or make_inferrer(bundle, method)
     report = InferenceReport(src.n_profiles, len(src.rids), len(bundle.targets), id_type,
                              bundle.landmarks["symbol"].iloc[missing].tolist(), int(len(src.rids) - present.sum()))
@@ -230,9 +241,13 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
                 check_block(L, start, src, bundle, present)
                 if start == 0:
                     warn_if_not_level3(src, L, s.normalization)
-                out = np.empty((len(block), len(rids)), dtype=np.float32)
-                out[:, : block.shape[1]] = block
-                inferrer(model_inputs(L, present, bundle, s.normalization), out[:, block.shape[1] :])
+                Z = model_inputs(L, present, bundle, s.normalization)
+                if probe_rows is not None:
+                    out = probe_rows.assemble(Z, inferrer)
+                else:
+                    out = np.empty((len(block), len(rids)), dtype=np.float32)
+                    out[:, : block.shape[1]] = block
+                    inferrer(Z, out[:, block.shape[1] :])
                 w.write(start, out)
                 log.info("profiles %d..%d of %d inferred", start + 1, start + len(block), src.n_profiles)
             src.copy_col_meta(w.meta)
@@ -241,6 +256,8 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
             w.f.attrs["dgex_id_type"] = id_type
             w.f.attrs["dgex_imputed_landmarks"] = ",".join(report.imputed_landmarks)
             w.f.attrs.update(reliability_attrs(bundle, method, rule))
+            if probe_rows is not None:
+                w.f.attrs["dgex_row_order"] = "compendium probes; landmark rows: network inputs in expression units"
         finally:
             w.close()
     report.seconds = round(time.time() - t0, 3)

@@ -108,19 +108,20 @@ def predicted_per_gene(models: Mapping[int, str | os.PathLike], partition: pd.Da
     return per_gene_table(m.targets, m.Y, pred)
 
 
-def reliability_meta(table: pd.DataFrame, rule: WellInferredRule, n_measured: int) -> pd.DataFrame:
-    """Row metadata dgex_<field> and dgex_well_inferred (1/0): -666 on the `n_measured` measured rows and for undefined r."""
+def reliability_meta(table: pd.DataFrame, rule: WellInferredRule, target_rows: np.ndarray, n_rows: int) -> pd.DataFrame:
+    """Row metadata dgex_<field> and dgex_well_inferred (1/0) of n_rows output rows, the table's targets at `target_rows`:
+    -666 on the other (measured) rows and for an undefined r."""
     if rule.metric not in table.columns:
         have = [c for c in table.columns if c != "gene"]
         raise InputError(f"the well-inferred rule uses {rule.metric}, but the bundle records only {have} "
                          "(GTEx-te fields need a run with RNA-Seq data)")
-    pad = np.full(n_measured, float(CMAP_NULL))
     meta = {}
     for c in (c for c in table.columns if c != "gene"):
         v = table[c].to_numpy(np.float64)
-        meta[f"dgex_{c}"] = np.concatenate([pad, np.where(np.isfinite(v), v, float(CMAP_NULL))])
-    flags = rule.passes(table[rule.metric].to_numpy()).astype(np.int64)
-    meta[WELL_INFERRED] = np.concatenate([np.full(n_measured, CMAP_NULL, np.int64), flags])
+        meta[f"dgex_{c}"] = np.full(n_rows, float(CMAP_NULL))
+        meta[f"dgex_{c}"][target_rows] = np.where(np.isfinite(v), v, float(CMAP_NULL))
+    meta[WELL_INFERRED] = np.full(n_rows, CMAP_NULL, np.int64)
+    meta[WELL_INFERRED][target_rows] = rule.passes(table[rule.metric].to_numpy()).astype(np.int64)
     return pd.DataFrame(meta)
 
 
