@@ -171,6 +171,12 @@ def check_probe_run(R, raw, n_landmarks: int, n_targets: int) -> pd.DataFrame:
     assert (status == "measured").sum() == n_landmarks and (status == "inferred").sum() == n_targets
     te = load_matrix(R / "splits/geo_te.h5")
     assert list(g.data_df.columns) == [s for s in read_gctx_ids(raw)[1] if s in set(te.samples)]
+    # each target probe's row carries its own GEO-te accuracy; landmark rows carry none
+    meta, ev = g.row_metadata_df, per_probe[f"dgex_{arch}"].set_index("gene")
+    tg = bundle.targets["gene"]
+    np.testing.assert_allclose(meta.loc[tg, "dgex_test_mae"].astype(float), ev.loc[tg, "mae"], rtol=1e-6)
+    assert (meta.loc[bundle.landmarks["gene"], "dgex_test_mae"].astype(float).isna()).all()
+    np.testing.assert_array_equal(meta.loc[tg, "dgex_well_inferred"].astype(int), (ev.loc[tg, "pearson"] >= 0.5).astype(int))
     return per_probe[f"dgex_{arch}"].merge(per_probe["lr"], on="gene", suffixes=("_dgex", "_lr"))
 
 
