@@ -8,6 +8,9 @@ The floors time exactly these products at batch 200 (bare, one compiled call), w
 TensorFlow's own MatMul (oneDNN) in float32 and in bfloat16. Each variant is timed in rounds that alternate the floors
 and one epoch of the Trainer; the table shows the best round of each, and the same ratio from CPU time (less disturbed
 by other processes on a shared machine, but it also counts threads that spin while they wait).
+A third floor is memory traffic: the bare weight update of one step (float32 SGD with momentum, plus for mixed_bfloat16
+the casts of the gradients and weights); "products+update" is the share of the step the products would take if both ran
+at their bare rates one after the other, the ceiling for "% of own floor" on this machine.
 """
 from __future__ import annotations
 
@@ -79,6 +82,46 @@ def tf_floor(sizes: list[int], batch: int, dtype: str) -> Callable[[], object]:
 
     products().numpy()  # trace and warm up
     return lambda: products().numpy()
+
+
+def update_floor(sizes: list[int], precision: str) -> Callable[[], object]:
+    """One step's weight-sized work besides the products, bare: the fused SGD-momentum update of every float32 weight and
+    bias (read weight, momentum, gradient; write weight, momentum: 20 bytes each), and for mixed_bfloat16 the two casts
+    the step needs (gradient bfloat16 -> float32, weight float32 -> bfloat16: 12 bytes more)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    half = precision == "mixed_bfloat16"
+    shapes = [s for k, n in zip(sizes[:-1], sizes[1:]) for s in ((k, n), (n,))]
+    ws = [tf.Variable(rng.uniform(-0.05, 0.05, s).astype(np.float32)) for s in shapes]
+    moms = [tf.Variable(np.zeros(s, np.float32)) for s in shapes]
+    grads = [tf.cast(tf.constant(rng.standard_normal(s, dtype=np.float32)), tf.bfloat16 if half else tf.float32)
+             for s in shapes]
+    halves = [tf.Variable(tf.cast(w, tf.bfloat16)) for w in ws] if half else []
+
+    @tf.function
+    def update():
+        for i, (w, m, g) in enumerate(zip(ws, moms, grads)):
+            tf.raw_ops.ResourceApplyKerasMomentum(var=w.handle, accum=m.handle, lr=1e-12, grad=tf.cast(g, tf.float32),
+                                                  momentum=0.5, use_nesterov=False)
+            if half:
+                halves[i].assign(tf.cast(w, tf.bfloat16))
+        return ws[0][0, 0]
+
+    update().numpy()
+    return lambda: update().numpy()
+
+
+def copy_bandwidth(n_bytes: int = 2**29, repeats: int = 5) -> float:
+    """Bytes/s read plus written by a NumPy copy of a large float32 array, by the copying thread's CPU time (best of
+    `repeats`; CPU time, because on a shared machine the wall time also counts waits for a core)."""
+    a, b = np.ones(n_bytes // 4, np.float32), np.ones(n_bytes // 4, np.float32)
+    best = np.inf
+    for _ in range(repeats):
+        t = time.thread_time()
+        np.copyto(b, a)
+        best = min(best, time.thread_time() - t)
+    return 2 * n_bytes / best
 
 
 def trainer_epochs(arch_name: str, n_in: int, n_out: int, steps: int, batch: int, precision: str, jit: bool,
@@ -159,9 +202,11 @@ def main() -> None:
     jits = {"both": [False, True], "on": [True], "off": [False]}[a.jit]
     print(f"# {os.cpu_count()} CPUs, {cpu_model()}, TensorFlow {tf.__version__}, NumPy {np.__version__}, GPUs: "
           f"{len(tf.config.list_physical_devices('GPU'))}; batch {a.batch}, {a.landmarks} landmarks -> {a.targets} targets, "
-          f"best of {a.rounds} rounds; floors: one step's products, NumPy float32 and TF MatMul float32 / bfloat16")
-    print(f"{'network':<13} {'variant':<22} {'params':>12} {'profiles/s':>10} {'GFLOP/s':>8} {'NumPy f32':>9} "
-          f"{'TF f32':>7} {'TF bf16':>7} {'% of own floor':>14} {'% by CPU time':>13}")
+          f"best of {a.rounds} rounds; NumPy copy {copy_bandwidth() / 1e9:.1f} GB/s (read + write, one thread)")
+    print("# floors (GFLOP/s): one step's products in NumPy float32 and TF MatMul float32 / bfloat16; update: the bare "
+          "weight update (and casts) of one step, GB/s at 20 B/param (+12 for mixed_bfloat16); ratios wall / CPU time")
+    print(f"{'network':<13} {'variant':<20} {'params':>12} {'profiles/s':>10} {'GFLOP/s':>8} {'NumPy f32':>9} "
+          f"{'TF f32':>7} {'TF bf16':>7} {'update GB/s':>11} {'% of own floor':>14} {'products+update':>15}")
     for arch_name, n_steps in zip(archs, steps):
         sizes = layer_sizes(a.landmarks, a.targets, Architecture.parse(arch_name))
         P, flops = parameter_count(a.landmarks, a.targets, Architecture.parse(arch_name)), step_flops(sizes, a.batch)
@@ -170,18 +215,24 @@ def main() -> None:
             variants.insert(0, ("keras fit (float32)", "float32", None))
         floors = {"NumPy f32": numpy_floor(sizes, a.batch), "TF f32": tf_floor(sizes, a.batch, "float32"),
                   "TF bf16": tf_floor(sizes, a.batch, "bfloat16")}
+        updates = {p: update_floor(sizes, p) for p in sorted({p for _, p, _ in variants})}
         for label, precision, jit in variants:
             with tempfile.TemporaryDirectory() as d:
                 run = (keras_fit_epochs(arch_name, a.landmarks, a.targets, n_steps, a.batch) if jit is None else
                        trainer_epochs(arch_name, a.landmarks, a.targets, n_steps, a.batch, precision, jit, d))
-                best = best_of_rounds(floors | {"step": run}, a.rounds)
+                best = best_of_rounds(floors | {"update": updates[precision], "step": run}, a.rounds)
             own = "TF bf16" if precision == "mixed_bfloat16" else "TF f32"
-            rate = {k: flops / w for k, (w, _) in best.items() if k != "step"}
-            sec, cpu = best["step"][0] / n_steps, best["step"][1] / n_steps
-            print(f"{arch_name:<13} {label:<22} {P:>12,} {a.batch / sec:>10,.0f} {flops / sec / 1e9:>8.1f} "
+            rate = {k: flops / w for k, (w, _) in best.items() if k not in ("step", "update")}
+            step = [t / n_steps for t in best["step"]]  # wall, CPU seconds per SGD step
+            mm, upd = best[own], best["update"]
+            of_floor = "/".join(f"{100 * mm[i] / step[i]:.0f}" for i in (0, 1)) + "%"
+            # the best the step could do if the products and the update ran at their bare rates, one after the other
+            ceiling = "/".join(f"{100 * mm[i] / (mm[i] + upd[i]):.0f}" for i in (0, 1)) + "%"
+            moved = P * (32 if precision == "mixed_bfloat16" else 20)
+            print(f"{arch_name:<13} {label:<20} {P:>12,} {a.batch / step[0]:>10,.0f} {flops / step[0] / 1e9:>8.1f} "
                   f"{rate['NumPy f32'] / 1e9:>9.1f} {rate['TF f32'] / 1e9:>7.1f} {rate['TF bf16'] / 1e9:>7.1f} "
-                  f"{100 * best[own][0] / sec:>13.0f}% {100 * best[own][1] / cpu:>12.0f}%  "
-                  f"({n_steps} steps, {sec * 1e3:.0f} ms/step; {own} floor {best[own][0] * 1e3:.0f} ms)", flush=True)
+                  f"{moved / upd[0] / 1e9:>11.1f} {of_floor:>14} {ceiling:>15}  ({n_steps} steps, {step[0] * 1e3:.0f} ms/step;"
+                  f" {own} products {mm[0] * 1e3:.0f} ms, update {upd[0] * 1e3:.0f} ms)", flush=True)
 
 
 if __name__ == "__main__":
