@@ -1,11 +1,11 @@
 """How much D-GEX's per-gene MAE moves with dgex.precision: the same workflow, seed and architectures in float32 and in another
-precision, compared gene by gene.
+precision (or with another setting, e.g. dgex.jit_compile=true as a yardstick of float32 rounding alone), gene by gene.
 
-Usage: .venv/bin/python benchmarks/precision_mae.py --work /tmp/precision-mae [--compendium GCTX] [--precision mixed_bfloat16]
-       [--set dgex.epochs=40 ...]
+Usage: .venv/bin/python benchmarks/precision_mae.py --work /tmp/precision-mae [--compendium GCTX]
+       [--other dgex.precision=mixed_bfloat16] [--set dgex.epochs=40 ...]
 Without --compendium: the demo of config.yaml. With it: that GCTX as a GEO-only compendium (as tests/test_small_compendium.py
-configures the shared GPL96 file). The float32 run goes to WORK/float32; a copy of it, with only dgex.precision changed,
-to WORK/<precision>, so Snakemake retrains the networks and reuses the preprocessing. Prints, per architecture and split,
+configures the shared GPL96 file). The float32 run goes to WORK/float32; a copy of it, with only the --other setting changed,
+to WORK/<setting>, so Snakemake retrains the networks and reuses the preprocessing. Prints, per architecture and split,
 the mean per-gene |delta MAE|, its largest value and the delta of the overall MAE (mean of the per-gene MAEs), and, as a
 yardstick, how far the overall float32 MAEs of the grid's architectures lie apart.
 """
@@ -60,7 +60,8 @@ def main() -> None:
     ap.add_argument("--compendium", type=Path, help="a GCTX compendium used GEO-only instead of the demo data")
     ap.add_argument("--maps", type=Path, default=REPO.parent / "shared" / "data" / "dgex",
                     help="folder holding map_lm.txt and map_tg.txt (with --compendium)")
-    ap.add_argument("--precision", default="mixed_bfloat16")
+    ap.add_argument("--other", default="dgex.precision=mixed_bfloat16", metavar="KEY=VALUE",
+                    help="the setting compared with the float32 run")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a further config setting (both runs)")
     ap.add_argument("--cores", type=int, default=2)
     a = ap.parse_args()
@@ -80,19 +81,19 @@ def main() -> None:
     results = f"results/{cfg['run_name']}"
     targets = [f"{results}/evaluation/dgex_{arch}/{split}.tsv" for arch, split in product(archs, splits)]
 
-    ref, other = a.work / "float32", a.work / a.precision
+    ref, other = a.work / "float32", a.work / a.other.removeprefix("dgex.").replace("=", "_")
     run(ref, cfg, targets, a.cores)
     if other.exists():
         shutil.rmtree(other)
     shutil.copytree(ref, other, symlinks=True)
-    run(other, merged(cfg, {"dgex": {"precision": a.precision}}), targets, a.cores)
+    run(other, merged(cfg, setting(a.other)), targets, a.cores)
 
     rows = []
     for arch, split in product(archs, splits):
         f32, alt = (pd.read_csv(w / results / f"evaluation/dgex_{arch}/{split}.tsv", sep="\t", index_col=0) for w in (ref, other))
         delta = alt["mae"].reindex(f32.index) - f32["mae"]
         rows.append({"arch": arch, "split": split, "genes": len(f32), "mae_float32": f32["mae"].mean(),
-                     f"mae_{a.precision}": alt["mae"].mean(), "mean_abs_delta": float(np.abs(delta).mean()),
+                     f"mae_{other.name}": alt["mae"].mean(), "mean_abs_delta": float(np.abs(delta).mean()),
                      "max_abs_delta": float(np.abs(delta).max()), "delta_overall": alt["mae"].mean() - f32["mae"].mean()})
     df = pd.DataFrame(rows)
     spread = df.groupby("split")["mae_float32"].agg(lambda m: m.max() - m.min())
