@@ -61,6 +61,18 @@ def test_settings_are_the_original_scripts():
         TrainSettings(precision="float16")
 
 
+def test_precision_and_xla_are_training_params_and_run_options_are_not():
+    """Both change the numbers a job computes, so an edit must retrain; where it runs must not."""
+    from dgex.training import training_params
+
+    dgex = {"layers": [1], "units": [8], "dropout": [0.0], "learning_rate": None, "precision": "mixed_bfloat16",
+            "jit_compile": True, "distribute": True, "memory_limit_gb": 4.0, "gpus": 2, "gpu_pool_dir": "/tmp/pool"}
+    params = training_params(dgex, Architecture(1, 8, 0.0))
+    assert params["precision"] == "mixed_bfloat16" and params["jit_compile"] is True
+    assert not params.keys() & {"distribute", "memory_limit_gb", "gpus", "gpu_pool_dir", "layers", "units", "dropout"}
+    assert TrainSettings.from_config(params, seed=0).precision == "mixed_bfloat16"
+
+
 def test_learning_rate_schedule():
     s = TrainSettings()
     assert next_learning_rate(1e-3, 0.5, 0.4, s) == pytest.approx(9e-4)  # rose: x 0.9
@@ -181,11 +193,37 @@ def test_xla_trains_the_same_method(tmp_path):
         assert hx["geo_va_mae"] == pytest.approx(hp["geo_va_mae"], rel=1e-4)
 
 
-def test_mixed_bfloat16_trains(tmp_path):
+def test_mixed_bfloat16_trains_and_saves_float32(tmp_path):
     t = trainer(tmp_path, precision="mixed_bfloat16", epochs=2)
     t.fit(tmp_path / "h.tsv")
     assert all(w.dtype == np.float32 and np.isfinite(w).all() for w in trainer_weights(t))
-    assert t.state.history[-1]["geo_va_mae"] < 1.0
+    assert t.state.history[-1]["geo_va_mae"] < t.state.history[0]["geo_va_mae"] < 1.0
+    with np.load(t.checkpoint_path()) as z:
+        arrays = [n for n in z.files if n.startswith(("var_", "mom_", "best_"))]
+        assert len(arrays) == 6 * 4 and all(z[n].dtype == np.float32 for n in arrays)
+    save_model(t.best_model("geo"), tmp_path / "best.keras")
+    model = load_model(tmp_path / "best.keras")
+    assert all(w.dtype == np.float32 for w in model.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), t.best_weights["geo"]))
+
+
+def test_mixed_bfloat16_multiplies_in_bfloat16_and_updates_in_float32(tmp_path):
+    """Two SGD steps: bfloat16 products move the update by about bfloat16's rounding (2^-8), not float32's; increments
+    far below bfloat16's resolution of the weights still change them (float32 weights and momentum)."""
+    def increments(name, precision, lr):
+        t = trainer(tmp_path / name, arch=Architecture(2, 8, 0.0), n=400, batch_size=200, learning_rate=lr, precision=precision)
+        before = trainer_weights(t)
+        t.run_epoch(1)
+        return [np.asarray(a, np.float64) - b for a, b in zip(trainer_weights(t), before)], before
+
+    (f32, w0), (bf16, _) = increments("f32", "float32", 0.02), increments("bf16", "mixed_bfloat16", 0.02)
+    for a, b in zip(f32, bf16):
+        rel = np.linalg.norm(b - a) / np.linalg.norm(a)
+        assert 1e-4 < rel < 5e-2, rel
+    small, _ = increments("small", "mixed_bfloat16", 2e-3)
+    bf16_spacing = 2.0 ** (np.floor(np.log2(np.abs(w0[0]))) - 7)  # of the landmarks' weights
+    # every increment would round away in bfloat16 weights; in float32 almost all of them count
+    assert np.all(np.abs(small[0]) < bf16_spacing / 2) and np.mean(small[0] != 0) > 0.9
 
 
 def test_progress_bar_on_a_terminal():
@@ -256,6 +294,7 @@ def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
     trainer(tmp_path, epochs=2).fit(tmp_path / "h.tsv")
     assert trainer(tmp_path, epochs=2, learning_rate=0.02).try_resume() is False
     assert trainer(tmp_path, epochs=2, jit_compile=True).try_resume() is False  # XLA rounds differently
+    assert trainer(tmp_path, epochs=2, precision="mixed_bfloat16").try_resume() is False
     t = trainer(tmp_path, epochs=3)
     assert t.try_resume() and t.state.epoch == 2  # a longer run continues a shorter one
     assert trainer(tmp_path, epochs=1).try_resume() is False  # but a checkpoint past the end is not used

@@ -347,8 +347,9 @@ def test_seed_reaches_training(tmp_path):
     assert not any(np.array_equal(x, y) for x, y in zip(a, c))
 
 
-@pytest.mark.parametrize("jit_compile", [False, True], ids=["default", "xla"])
-def test_checkpoint_resume_is_exact(tmp_path, jit_compile):
+@pytest.mark.parametrize("jit_compile,precision", [(False, "float32"), (True, "float32"), (False, "mixed_bfloat16")],
+                         ids=["default", "xla", "bf16"])
+def test_checkpoint_resume_is_exact(tmp_path, jit_compile, precision):
     """Training stopped after an epoch and resumed from its checkpoint ends with the bytes of an unbroken run."""
     from dgex.architecture import Architecture
     from dgex.trainer import Trainer
@@ -357,7 +358,8 @@ def test_checkpoint_resume_is_exact(tmp_path, jit_compile):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((90, 6)).astype(np.float32)
     Y = np.tanh(X @ rng.standard_normal((6, 7))).astype(np.float32)
-    s = TrainSettings(epochs=6, batch_size=20, learning_rate=0.02, monitor_size=40, seed=5, jit_compile=jit_compile)
+    s = TrainSettings(epochs=6, batch_size=20, learning_rate=0.02, monitor_size=40, seed=5, jit_compile=jit_compile,
+                      precision=precision)
 
     def trainer(name: str) -> Trainer:
         return Trainer(Architecture(2, 8, 0.25), s, X, Y, [EvalSet("geo_va", X[:30], Y[:30])], {"geo": "geo_va"}, tmp_path / name)

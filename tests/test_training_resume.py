@@ -28,13 +28,14 @@ from dgex.trainer import Trainer
 from dgex.training import EvalSet, TrainSettings
 
 logging.basicConfig(level=logging.INFO)
-out, epochs, pause, jit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "xla"
+out, epochs, pause, variant = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 rng = np.random.default_rng(0)
 X = rng.standard_normal((1100, 16)).astype(np.float32)
 Y = np.tanh(X @ rng.standard_normal((16, 24)) / 3).astype(np.float32)
 ev = [EvalSet("geo_va", X[:150], Y[:150]), EvalSet("g1000_va", X[150:250], Y[150:250])]
 t = Trainer(Architecture(2, 32, 0.1), TrainSettings(epochs=epochs, learning_rate=0.01, monitor_size=200, seed=3,
-                                                   jit_compile=jit), X, Y, ev,
+                                                   jit_compile=variant == "xla",
+                                                   precision="mixed_bfloat16" if variant == "bf16" else "float32"), X, Y, ev,
             {"geo": "geo_va", "rnaseq": "g1000_va"}, out + "/ckpt")
 t.fit(out + "/history.tsv", on_epoch=lambda row: time.sleep(pause))  # the pause only widens the window for the kill
 arrays = {f"w{i}": np.array(w) for i, w in enumerate(t.vars)}
@@ -57,7 +58,7 @@ def checkpoint_epoch(out: Path) -> int:
         return json.loads(z["state_json"].tobytes())["epoch"]
 
 
-@pytest.mark.parametrize("variant", ["default", "xla"])
+@pytest.mark.parametrize("variant", ["default", "xla", "bf16"])
 def test_killed_training_resumes_to_the_same_bits(tmp_path, variant):
     ref, killed = tmp_path / "reference", tmp_path / "killed"
     ref_proc = start(ref, 0.0, variant)
