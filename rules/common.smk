@@ -549,6 +549,19 @@ def landmark_chip():
     return inference_chip()[0]
 
 
+def bundle_reliability_inputs(arch, criterion):
+    """What the bundle's per-target reliability is computed from, per test split: the per-gene evaluation of its networks
+    where they made it (the test splits of their criterion), else the split they predict; LR's model and evaluations."""
+    own = layout.criterion_splits(criterion)
+    lr = "lr" in config["baselines"]["methods"]
+    return {
+        "evaluation": [f"{RESULTS}/evaluation/dgex_{arch}/{s}.tsv" for s in test_splits() if s in own],
+        "predict_on": [f"{RESULTS}/splits/{s}.h5" for s in test_splits() if s not in own],
+        "lr_model": [f"{RESULTS}/models/lr/model.npz"] if lr else [],
+        "lr_evaluation": [f"{RESULTS}/evaluation/lr/{s}.tsv" for s in test_splits()] if lr else [],
+    }
+
+
 def bundle_inputs(wildcards):
     """Networks of every part, partition, statistics, training landmarks, gene maps and reliability inputs of one bundle
     (and for the probe-level model the compendium, whose probe order is the output's row order)."""
