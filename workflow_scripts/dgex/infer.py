@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .bundle import Bundle, load_bundle
-from .gctx import CMAP_NULL, GctxStream, GctxWriter, chunk_aligned
-from .inferrer import NORMALIZATIONS, Inferrer, model_inputs
+from .gctx import CMAP_NULL, BlockWriter, GctxStream, GctxWriter, chunk_aligned
+from .inferrer import NORMALIZATIONS, Inferrer, InputPreparer
 from .io import InputError, atomic_path, remove_stale_temporaries
 from .l1000 import ID_TYPES, describe_landmarks, match_landmarks
 
@@ -160,9 +160,19 @@ def check_output_path(output_path: str | os.PathLike, input_path: str | os.PathL
     return out
 
 
+def fill_output_block(block: np.ndarray, Z: np.ndarray, inferrer: Inferrer, out: np.ndarray) -> None:
+    """One block of the output in its on-disk layout (profiles x output rows): the input's rows, then the inferred targets."""
+    out[:, : block.shape[1]] = block
+    inferrer(Z, out[:, block.shape[1] :])
+
+
 def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike, output_path: str | os.PathLike,
-               settings: InferenceSettings | None = None, inferrer: Inferrer | None = None) -> InferenceReport:
-    """Infer every target gene of every profile in `input_path` and write them, after the measured rows, to `output_path`."""
+               settings: InferenceSettings | None = None, inferrer: Inferrer | None = None,
+               threaded_writer: bool = True) -> InferenceReport:
+    """Infer every target gene of every profile in `input_path` and write them, after the measured rows, to `output_path`.
+
+    threaded_writer=False writes each block before inferring the next (the same bytes, no overlap with the disk).
+    """
     t0 = time.time()
     s = settings or InferenceSettings()
     output_path = check_output_path(output_path, input_path, bundle.root if isinstance(bundle, Bundle) else bundle)
@@ -194,16 +204,18 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
         try:
             if s.compression:
                 chunk = chunk_aligned(chunk, w.dset.chunks)
-            for start, block in src.blocks(chunk):
-                L = block[:, idx[present]]
-                check_block(L, start, src, bundle, present)
-                if start == 0:
-                    warn_if_not_level3(src, L, s.normalization)
-                out = np.empty((len(block), len(rids)), dtype=np.float32)
-                out[:, : block.shape[1]] = block
-                inferrer(model_inputs(L, present, bundle, s.normalization), out[:, block.shape[1] :])
-                w.write(start, out)
-                log.info("profiles %d..%d of %d inferred", start + 1, start + len(block), src.n_profiles)
+            prepare = InputPreparer(present, bundle, s.normalization)
+            # the disk writes block i while block i + 1 is inferred
+            with BlockWriter(w, (min(chunk, src.n_profiles), len(rids)), threaded=threaded_writer) as writer:
+                for start, block in src.blocks(chunk):
+                    L = block[:, idx[present]]
+                    check_block(L, start, src, bundle, present)
+                    if start == 0:
+                        warn_if_not_level3(src, L, s.normalization)
+                    out = writer.buffer()
+                    fill_output_block(block, prepare(L), inferrer, out[: len(block)])
+                    writer.submit(start, out, len(block))
+                    log.info("profiles %d..%d of %d inferred", start + 1, start + len(block), src.n_profiles)
             src.copy_col_meta(w.meta)
             w.f.attrs["dgex_architecture"] = bundle.architecture
             w.f.attrs["dgex_normalization"] = s.normalization
