@@ -20,37 +20,62 @@ def interpolated_reference(reference: np.ndarray, n: int) -> np.ndarray:
 
 
 class RankMapper:
-    """map_to_reference onto one fixed reference, block after block: one argsort per block, tie-free profiles by table.
+    """map_to_reference onto one fixed reference, block after block, with the same float32 results, several times faster.
 
-    A profile without tied values maps its j-th smallest value to the same reference value under every ties rule; that
-    table is map_to_reference's own answer for a tie-free profile, so the result is identical, and the few profiles
-    with ties go through map_to_reference itself.
+    One SIMD argsort per block (the order within a run of ties changes no rule's result). The j-th smallest of a
+    profile's values maps to table[j] unless it is tied, and the table is map_to_reference's own answer for a profile
+    without ties; only the tied positions (few, even in 4-decimal L1000 values) get their run's value computed.
     """
 
     def __init__(self, reference: np.ndarray, ties: str = "average", microarray: bool = False):
         self.reference, self.ties, self.microarray = np.asarray(reference, dtype=np.float64), ties, microarray
         n = len(self.reference)
         self.table = map_to_reference(np.arange(n, dtype=np.float32)[None, :], self.reference, ties, microarray=microarray)[0]
-        self._offsets = np.zeros(0, dtype=np.intp)
+        self.cum = np.concatenate([[0.0], np.cumsum(self.reference)])
+        self._tiled = np.zeros((0, n), dtype=np.float32)
+
+    def run_values(self, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
+        """float32 value of tied runs of sorted positions start..end-1, as map_to_reference; None for the dense-rank rule."""
+        if self.ties == "average":
+            return ((self.cum[end] - self.cum[start]) / (end - start)).astype(np.float32)
+        if self.microarray:
+            return self.reference[(start + end - 1) // 2].astype(np.float32)
+        return None  # RNA-Seq 'original': a profile's dense ranks move every value after a tie
 
     def __call__(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Every profile (row) of `values` mapped onto the reference by rank, float32, into `out` if given."""
+        """Every profile (row) of `values` mapped onto the reference by rank, float32, into `out` if given (C-contiguous)."""
         m, n = values.shape
         if n != len(self.reference):
             raise ValueError(f"reference has {len(self.reference)} values but profiles have {n} genes")
         out = np.empty((m, n), dtype=np.float32) if out is None else out
         if not m:
             return out
-        # the order within a run of ties changes no rule's result, so the fast (unstable, SIMD) argsort will do
-        order = np.argsort(values, axis=1)
-        srt = np.take_along_axis(values, order, axis=1)
-        tied = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
-        if len(self._offsets) < m:
-            self._offsets = np.arange(m, dtype=np.intp)[:, None] * n
-        order += self._offsets[:m]
-        np.put(out, order, self.table)  # out must be C-contiguous: flat positions; table repeats for every row
-        if len(tied):
-            out[tied] = map_to_reference(values[tied], self.reference, self.ties, microarray=self.microarray)
+        flat = np.argsort(values, axis=1)  # becomes flat positions in out: row * n + column
+        flat += np.arange(0, m * n, n, dtype=np.intp)[:, None]
+        if len(self._tiled) < m:
+            self._tiled = np.broadcast_to(self.table, (m, n)).copy()
+        out.reshape(-1)[flat.reshape(-1)] = self._tiled[:m].reshape(-1)
+        srt = np.sort(values, axis=1)
+        eq = np.zeros((m, n), dtype=bool)  # sorted position j ties with j + 1 (never the last)
+        np.equal(srt[:, 1:], srt[:, :-1], out=eq[:, :-1])
+        if not eq.any():
+            return out
+        tied = eq.copy()
+        tied[:, 1:] |= eq[:, :-1]
+        at = np.flatnonzero(tied)  # flat sorted positions in runs of ties, row after row
+        eq = eq.reshape(-1)
+        first = ~eq[at - 1]  # a row's first position reads the previous row's last: never tied
+        last = ~eq[at]
+        pos = at % n
+        k = np.arange(len(at))
+        start = pos[np.maximum.accumulate(np.where(first, k, 0))]
+        end = pos[np.minimum.accumulate(np.where(last, k, len(at) - 1)[::-1])[::-1]] + 1
+        vals = self.run_values(start, end)
+        if vals is None:
+            rows = np.unique(at // n)
+            out[rows] = map_to_reference(values[rows], self.reference, self.ties, microarray=self.microarray)
+            return out
+        out.reshape(-1)[flat.reshape(-1)[at]] = vals
         return out
 
 
