@@ -42,14 +42,23 @@ class RankMapper:
             return self.reference[(start + end - 1) // 2].astype(np.float32)
         return None  # RNA-Seq 'original': a profile's dense ranks move every value after a tie
 
-    def __call__(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Every profile (row) of `values` mapped onto the reference by rank, float32, into `out` if given (C-contiguous)."""
+    def __call__(self, values: np.ndarray, out: np.ndarray | None = None, chunk: int = 2048) -> np.ndarray:
+        """Every profile (row) of `values` mapped onto the reference by rank, float32, into `out` if given (C-contiguous).
+
+        Works in chunks of profiles whose temporaries (under 32 MB) malloc reuses instead of mapping fresh pages.
+        """
         m, n = values.shape
         if n != len(self.reference):
             raise ValueError(f"reference has {len(self.reference)} values but profiles have {n} genes")
         out = np.empty((m, n), dtype=np.float32) if out is None else out
-        if not m:
-            return out
+        if out.shape != (m, n) or out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous float32 array of shape {(m, n)}")
+        for s in range(0, m, chunk):
+            self._map(values[s : s + chunk], out[s : s + chunk])
+        return out
+
+    def _map(self, values: np.ndarray, out: np.ndarray) -> None:
+        m, n = values.shape
         flat = np.argsort(values, axis=1)  # becomes flat positions in out: row * n + column
         flat += np.arange(0, m * n, n, dtype=np.intp)[:, None]
         if len(self._tiled) < m:
@@ -59,7 +68,7 @@ class RankMapper:
         eq = np.zeros((m, n), dtype=bool)  # sorted position j ties with j + 1 (never the last)
         np.equal(srt[:, 1:], srt[:, :-1], out=eq[:, :-1])
         if not eq.any():
-            return out
+            return
         tied = eq.copy()
         tied[:, 1:] |= eq[:, :-1]
         at = np.flatnonzero(tied)  # flat sorted positions in runs of ties, row after row
@@ -74,9 +83,8 @@ class RankMapper:
         if vals is None:
             rows = np.unique(at // n)
             out[rows] = map_to_reference(values[rows], self.reference, self.ties, microarray=self.microarray)
-            return out
+            return
         out.reshape(-1)[flat.reshape(-1)[at]] = vals
-        return out
 
 
 class InputPreparer:
