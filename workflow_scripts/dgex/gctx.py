@@ -401,7 +401,10 @@ class BlockWriter:
             self._write(start, buf, n)
 
     def _write(self, start: int, buf: np.ndarray, n: int) -> None:
-        self.writer.write(start, buf[:n])
+        # in pieces of about 32 MB: h5py holds one lock for all its calls, and the caller reads the next input with it
+        step = max(1, (32 << 20) // max(1, buf[:1].nbytes))
+        for s in range(0, n, step):
+            self.writer.write(start + s, buf[s : min(n, s + step)])
         self._unsynced += buf[:n].nbytes
         wait = self._unsynced >= self.sync_bytes
         self.writer.push_to_disk(wait)
