@@ -452,3 +452,45 @@ def test_workflow_bundle_and_inference_match_the_trained_networks(tiny_run, tmp_
         assert f.attrs["dgex_method"] == "dgex" and f.attrs["dgex_well_inferred_rule"].startswith("dgex_test_r >= 0.5")
     with h5py.File(lr_out, "r") as f:
         assert f.attrs["dgex_method"] == "lr" and "evaluation/lr/geo_te.tsv" in f.attrs["dgex_reliability_source"]
+
+
+def test_rank_mapper_gives_map_to_reference_bytes():
+    """The streaming rank mapping equals map_to_reference bit for bit under every ties rule: no ties, ties, 4-decimal
+    values (ties in every profile), -0.0 beside 0.0, constant profiles, one profile, none, chunk edges."""
+    from dgex.inferrer import RankMapper
+    from dgex.normalize import map_to_reference
+
+    rng = np.random.default_rng(0)
+    ref = np.sort(rng.normal(8, 2, 50))
+    V = rng.normal(8, 2, (300, 50)).astype(np.float32)
+    V[5, :10] = 3.0
+    V[7, 3] = V[7, 9]
+    V[8, :2] = [-0.0, 0.0]
+    V[9] = 1.0
+    V[200:] = np.round(V[200:], 1)
+    for ties in ("average", "original"):
+        for micro in (True, False):
+            m = RankMapper(ref, ties, microarray=micro)
+            for X in (V, V[:1], V[:0], V[10:190]):
+                expected = map_to_reference(X, ref, ties, microarray=micro)
+                assert m(X, chunk=64).tobytes() == expected.tobytes(), (ties, micro, len(X))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        RankMapper(ref)(V, np.empty((50, 300), np.float32).T)
+
+
+def test_pipelined_writer_gives_the_serial_bytes_and_a_failed_write_leaves_nothing(real, tmp_path):
+    """Writing one block while the next is inferred changes no byte; a write that fails in the writer thread (the file
+    size limit, as a full disk) ends the command with that error and leaves neither the output nor its temporary."""
+    serial, piped = tmp_path / "serial" / "out.gctx", tmp_path / "piped" / "out.gctx"
+    for out, threaded in ((serial, False), (piped, True)):
+        out.parent.mkdir()
+        infer_gctx(real["l1000"], real["bundle"], out, InferenceSettings(chunk_size=50), threaded_writer=threaded)
+    assert serial.read_bytes() == piped.read_bytes()
+    limit = serial.stat().st_size // 2
+    code = (f"import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); from dgex.infer import main; "
+            f"sys.exit(main([{str(real['l1000'])!r}, {str(tmp_path / 'big.gctx')!r}, '--bundle', "
+            f"{str(real['manifest'].parent)!r}, '--chunk-size', '50', '-q']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0 and "File too large" in proc.stderr and "in _write" in proc.stderr, proc.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["piped", "serial"]

@@ -174,3 +174,43 @@ def test_g1000_table_round_trip(tmp_path):
     back = read_g1000(tmp_path / "g.txt.gz")
     np.testing.assert_allclose(back.values, g.values, atol=1e-4)
     assert back.rids == g.rids and back.cids == g.cids
+
+
+def write_blocks(path, blocks, n_rows, **kw):
+    """Profile blocks written through a BlockWriter (threaded or not) into a file of as many profiles as the blocks hold."""
+    from dgex.gctx import BlockWriter, GctxWriter
+
+    rids, n = [f"r{i}" for i in range(n_rows)], sum(len(b) for _, b in blocks)
+    w = GctxWriter(path, rids, pd.DataFrame({"n": np.arange(n_rows)}), n, src="x.gctx")
+    w.meta.create_group("COL").create_dataset("id", data=np.array([f"p{i}".encode() for i in range(n)]), track_times=False)
+    try:
+        with BlockWriter(w, (max(len(b) for _, b in blocks), n_rows), **kw) as bw:
+            for start, block in blocks:
+                buf = bw.buffer()
+                buf[: len(block)] = block
+                buf[len(block) :] = np.nan  # what is left of a reused buffer must never reach the file
+                bw.submit(start, buf, len(block))
+    finally:
+        w.close()
+
+
+def test_block_writer_thread_writes_the_serial_bytes(tmp_path):
+    """Writing in a second thread (with a wait for the disk after every block) gives the same file as writing in line."""
+    rng = np.random.default_rng(0)
+    blocks = [(s, rng.normal(8, 2, (min(7, 30 - s), 11)).astype(np.float32)) for s in range(0, 30, 7)]
+    write_blocks(tmp_path / "serial.gctx", blocks, 11, threaded=False)
+    write_blocks(tmp_path / "thread.gctx", blocks, 11, threaded=True, sync_bytes=1)
+    write_blocks(tmp_path / "deep.gctx", blocks, 11, threaded=True, depth=3)
+    assert (tmp_path / "serial.gctx").read_bytes() == (tmp_path / "thread.gctx").read_bytes()
+    assert (tmp_path / "serial.gctx").read_bytes() == (tmp_path / "deep.gctx").read_bytes()
+    np.testing.assert_array_equal(read_gct(tmp_path / "thread.gctx").values, np.concatenate([b for _, b in blocks]))
+
+
+def test_block_writer_thread_error_reaches_the_caller(tmp_path):
+    """A block the file cannot take (running past its last profile) fails in the thread; the caller gets that error."""
+    rng = np.random.default_rng(0)
+    blocks = [(0, rng.normal(size=(4, 3)).astype(np.float32)), (14, rng.normal(size=(4, 3)).astype(np.float32)),
+              (4, rng.normal(size=(4, 3)).astype(np.float32)), (8, rng.normal(size=(4, 3)).astype(np.float32))]
+    with pytest.raises((ValueError, TypeError, OSError)) as err:
+        write_blocks(tmp_path / "x.gctx", blocks, 3, threaded=True)
+    assert any(f.name == "_write" for f in err.traceback)  # raised in the thread, not by the caller's own code

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -350,8 +352,95 @@ class GctxWriter:
     def write(self, start: int, block: np.ndarray) -> None:
         self.dset[start : start + len(block)] = block
 
+    def push_to_disk(self, wait: bool = False) -> None:
+        """Start writing the file's cached pages to disk (and drop those already written), or wait until all are written."""
+        fd = self.f.id.get_vfd_handle()
+        if wait:
+            os.fdatasync(fd)
+        elif hasattr(os, "posix_fadvise"):  # Linux starts the write-back of dirty pages in the range, without waiting
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+
     def close(self) -> None:
         self.f.close()
+
+
+class BlockWriter:
+    """Writes profile blocks to a GctxWriter from a second thread, so the disk works while the next block is inferred.
+
+    The caller fills one of `depth` reusable buffers (`buffer()`) and hands it over (`submit`); the thread writes it,
+    starts its write-back to disk and returns the buffer. Every `sync_bytes` it waits for the disk, so the output that
+    sits only in memory stays bounded. An error in the thread is raised in the caller at its next call, and nothing is
+    written after it. threaded=False writes in the caller (same bytes, no overlap).
+    """
+
+    def __init__(self, writer: GctxWriter, block_shape: tuple[int, int], depth: int = 2, threaded: bool = True,
+                 sync_bytes: int = 512 << 20):
+        self.writer, self.threaded, self.sync_bytes = writer, threaded, sync_bytes
+        self.error: BaseException | None = None
+        self._unsynced = 0
+        self._free: queue.Queue = queue.Queue()
+        for _ in range(depth if threaded else 1):
+            self._free.put(np.empty(block_shape, dtype=np.float32))
+        self._todo: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="gctx-block-writer", daemon=True) if threaded else None
+        if self._thread:
+            self._thread.start()
+
+    def buffer(self) -> np.ndarray:
+        """A free block buffer to fill (waits until the thread has written one)."""
+        buf = self._free.get()
+        self._raise()
+        return buf
+
+    def submit(self, start: int, buf: np.ndarray, n: int) -> None:
+        """Write the first n profiles of `buf` (from `buffer()`) at profile `start`; the buffer is reused afterwards."""
+        self._raise()
+        if self._thread:
+            self._todo.put((start, buf, n))
+        else:
+            self._write(start, buf, n)
+
+    def _write(self, start: int, buf: np.ndarray, n: int) -> None:
+        # in pieces of about 32 MB: h5py holds one lock for all its calls, and the caller reads the next input with it
+        step = max(1, (32 << 20) // max(1, buf[:1].nbytes))
+        for s in range(0, n, step):
+            self.writer.write(start + s, buf[s : min(n, s + step)])
+        self._unsynced += buf[:n].nbytes
+        wait = self._unsynced >= self.sync_bytes
+        self.writer.push_to_disk(wait)
+        self._unsynced = 0 if wait else self._unsynced
+        self._free.put(buf)
+
+    def _run(self) -> None:
+        while (item := self._todo.get()) is not None:
+            if self.error is None:
+                try:
+                    self._write(*item)
+                    continue
+                except BaseException as exc:  # raised in the caller
+                    self.error = exc
+            self._free.put(item[1])
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        """Write what was submitted and stop the thread; raises the thread's error."""
+        if self._thread and self._thread.is_alive():
+            self._todo.put(None)
+            self._thread.join()
+        self._raise()
+
+    def __enter__(self) -> "BlockWriter":
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        elif self._thread and self._thread.is_alive():  # the caller's error wins; only stop the thread
+            self._todo.put(None)
+            self._thread.join()
 
 
 def write_gct(path: str | os.PathLike, gct: Gct) -> None:

@@ -21,27 +21,109 @@ def interpolated_reference(reference: np.ndarray, n: int) -> np.ndarray:
     return np.interp((np.arange(n) + 0.5) / n, (np.arange(m) + 0.5) / m, reference)
 
 
+class RankMapper:
+    """map_to_reference onto one fixed reference, block after block, with the same float32 results, several times faster.
+
+    One SIMD argsort per block (the order within a run of ties changes no rule's result). The j-th smallest of a
+    profile's values maps to table[j] unless it is tied, and the table is map_to_reference's own answer for a profile
+    without ties; only the tied positions (few, even in 4-decimal L1000 values) get their run's value computed.
+    """
+
+    def __init__(self, reference: np.ndarray, ties: str = "average", microarray: bool = False):
+        self.reference, self.ties, self.microarray = np.asarray(reference, dtype=np.float64), ties, microarray
+        n = len(self.reference)
+        self.table = map_to_reference(np.arange(n, dtype=np.float32)[None, :], self.reference, ties, microarray=microarray)[0]
+        self.cum = np.concatenate([[0.0], np.cumsum(self.reference)])
+        self._tiled = np.zeros((0, n), dtype=np.float32)
+
+    def run_values(self, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
+        """float32 value of tied runs of sorted positions start..end-1, as map_to_reference; None for the dense-rank rule."""
+        if self.ties == "average":
+            return ((self.cum[end] - self.cum[start]) / (end - start)).astype(np.float32)
+        if self.microarray:
+            return self.reference[(start + end - 1) // 2].astype(np.float32)
+        return None  # RNA-Seq 'original': a profile's dense ranks move every value after a tie
+
+    def __call__(self, values: np.ndarray, out: np.ndarray | None = None, chunk: int = 2048) -> np.ndarray:
+        """Every profile (row) of `values` mapped onto the reference by rank, float32, into `out` if given (C-contiguous).
+
+        Works in chunks of profiles whose temporaries (under 32 MB) malloc reuses instead of mapping fresh pages.
+        """
+        m, n = values.shape
+        if n != len(self.reference):
+            raise ValueError(f"reference has {len(self.reference)} values but profiles have {n} genes")
+        out = np.empty((m, n), dtype=np.float32) if out is None else out
+        if out.shape != (m, n) or out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous float32 array of shape {(m, n)}")
+        for s in range(0, m, chunk):
+            self._map(values[s : s + chunk], out[s : s + chunk])
+        return out
+
+    def _map(self, values: np.ndarray, out: np.ndarray) -> None:
+        m, n = values.shape
+        flat = np.argsort(values, axis=1)  # becomes flat positions in out: row * n + column
+        flat += np.arange(0, m * n, n, dtype=np.intp)[:, None]
+        if len(self._tiled) < m:
+            self._tiled = np.broadcast_to(self.table, (m, n)).copy()
+        out.reshape(-1)[flat.reshape(-1)] = self._tiled[:m].reshape(-1)
+        srt = np.sort(values, axis=1)
+        eq = np.zeros((m, n), dtype=bool)  # sorted position j ties with j + 1 (never the last)
+        np.equal(srt[:, 1:], srt[:, :-1], out=eq[:, :-1])
+        if not eq.any():
+            return
+        tied = eq.copy()
+        tied[:, 1:] |= eq[:, :-1]
+        at = np.flatnonzero(tied)  # flat sorted positions in runs of ties, row after row
+        eq = eq.reshape(-1)
+        first = ~eq[at - 1]  # a row's first position reads the previous row's last: never tied
+        last = ~eq[at]
+        pos = at % n
+        k = np.arange(len(at))
+        start = pos[np.maximum.accumulate(np.where(first, k, 0))]
+        end = pos[np.minimum.accumulate(np.where(last, k, len(at) - 1)[::-1])[::-1]] + 1
+        vals = self.run_values(start, end)
+        if vals is None:
+            rows = np.unique(at // n)
+            out[rows] = map_to_reference(values[rows], self.reference, self.ties, microarray=self.microarray)
+            return
+        out.reshape(-1)[flat.reshape(-1)[at]] = vals
+
+
+class InputPreparer:
+    """model_inputs for one input layout (which landmarks are present), its reference and statistics computed once."""
+
+    def __init__(self, present: np.ndarray, bundle: Bundle, normalization: str):
+        if normalization not in NORMALIZATIONS:
+            raise InputError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+        self.present = np.asarray(present, dtype=bool)
+        self.mapper = None
+        if normalization == "quantile":
+            ref = interpolated_reference(bundle.reference, int(self.present.sum()))
+            # L1000 is a microarray-like platform: ties='original' takes the D-GEX code's microarray rule, as for GEO
+            self.mapper = RankMapper(ref, ties=bundle.manifest.get("quantile_ties", "average"), microarray=True)
+        self.mean = bundle.landmarks["mean"].to_numpy(np.float32)[self.present]
+        self.std = bundle.landmarks["std"].to_numpy(np.float32)[self.present]
+
+    def __call__(self, L: np.ndarray) -> np.ndarray:
+        """Standardized network inputs (profiles x all landmarks, float32) from the measured landmark block L."""
+        Z = self.mapper(L) if self.mapper is not None else np.array(L, dtype=np.float32)
+        Z -= self.mean
+        Z /= self.std
+        if self.present.all():
+            return Z
+        full = np.zeros((len(L), len(self.present)), dtype=np.float32)
+        full[:, self.present] = Z
+        return full
+
+
 def model_inputs(L: np.ndarray, present: np.ndarray, bundle: Bundle, normalization: str) -> np.ndarray:
     """Standardized network inputs (profiles x all landmarks) from the measured landmark block L (profiles x present).
 
     quantile: each profile's landmarks are first mapped onto the training landmark distribution by rank (ties averaged,
     as the workflow's quantile normalization); none: L is already on the training scale. Absent landmarks get the
-    training mean (0 after standardization).
+    training mean (0 after standardization). For many blocks, build one InputPreparer and call it per block.
     """
-    if normalization not in NORMALIZATIONS:
-        raise InputError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
-    if normalization == "quantile":
-        ref = interpolated_reference(bundle.reference, int(present.sum()))
-        # L1000 is a microarray-like platform: ties='original' takes the D-GEX code's microarray rule, as for GEO
-        L = map_to_reference(L, ref, ties=bundle.manifest.get("quantile_ties", "average"), microarray=True)
-    mean = bundle.landmarks["mean"].to_numpy(np.float32)[present]
-    std = bundle.landmarks["std"].to_numpy(np.float32)[present]
-    Z = (np.asarray(L, dtype=np.float32) - mean) / std
-    if present.all():
-        return Z
-    full = np.zeros((len(L), len(present)), dtype=np.float32)
-    full[:, present] = Z
-    return full
+    return InputPreparer(present, bundle, normalization)(L)
 
 
 class Inferrer:
@@ -75,9 +157,12 @@ class Inferrer:
         for s in range(0, len(Z), self.batch):
             z = Z[s : s + self.batch]
             for fn, cols in self.parts:
-                out[s : s + len(z), cols] = np.asarray(fn(z))
-        out *= self.std
-        out += self.mean
+                # to expression units while the batch is in cache: y * std, then + mean, each rounded to float32
+                if isinstance(cols, slice):
+                    dest = np.multiply(fn(z), self.std[cols], out=out[s : s + len(z), cols])
+                    dest += self.mean[cols]
+                else:
+                    out[s : s + len(z), cols] = np.asarray(fn(z)) * self.std[cols] + self.mean[cols]
         return out
 
 

@@ -79,9 +79,11 @@ class ProbeRows:
         return cls(rids, pos.get_indexer(bundle.landmarks["gene"]), pos.get_indexer(bundle.targets["gene"]),
                    bundle.landmarks["mean"].to_numpy(np.float32), bundle.landmarks["std"].to_numpy(np.float32))
 
-    def assemble(self, Z: np.ndarray, inferrer: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """One output block (profiles x rows) from standardized landmarks Z and the networks."""
-        out = np.empty((len(Z), len(self.rids)), dtype=np.float32)
+    def assemble(self, Z: np.ndarray, inferrer: Callable[[np.ndarray], np.ndarray],
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """One output block (profiles x rows) from standardized landmarks Z and the networks, into `out` if given."""
+        if out is None:
+            out = np.empty((len(Z), len(self.rids)), dtype=np.float32)
         out[:, self.target_rows] = inferrer(Z)
         out[:, self.landmark_rows] = Z * self.std + self.mean
         return out
