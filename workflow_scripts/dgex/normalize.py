@@ -66,7 +66,7 @@ def argsort_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (pairs & np.uint64(0xFFFFFFFF)).astype(np.intp), (pairs >> np.uint64(32)).astype(np.uint32)
 
 
-def map_to_reference(values: np.ndarray, reference: np.ndarray, ties: str = "average", chunk: int = 2048,
+def map_to_reference(values: np.ndarray, reference: np.ndarray, ties: str = "average", chunk: int = 128,
                      microarray: bool = False) -> np.ndarray:
     """Replace every profile's values by the reference values at their ranks (float32 out).
 
@@ -177,9 +177,13 @@ def gene_stats(values: np.ndarray | Iterable[np.ndarray], chunk: int = 8192) -> 
     return acc.result()
 
 
-def standardize(values: np.ndarray, mean: np.ndarray, std: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """(values - mean) / std per gene, float32 (computed block by block, never a full float64 copy)."""
+def standardize(values: np.ndarray, mean: np.ndarray, std: np.ndarray, chunk: int = 128) -> np.ndarray:
+    """(values - mean) / std per gene, float32: float64 arithmetic in one small reused buffer (no full float64 copy)."""
     out = np.empty(values.shape, dtype=np.float32)
+    buf = np.empty((min(chunk, len(values)), values.shape[1]), dtype=np.float64)
     for s in range(0, len(values), chunk):
-        out[s : s + chunk] = (values[s : s + chunk] - mean) / std
+        b = buf[: len(values[s : s + chunk])]
+        np.subtract(values[s : s + chunk], mean, out=b)
+        np.divide(b, std, out=b)
+        out[s : s + chunk] = b
     return out
