@@ -361,3 +361,17 @@ def test_gather_reorders_and_transforms_block_by_block(tmp_path):
     assert np.array_equal(got, V[[5, 30, 31]])
     with pytest.raises(InputError, match=r"m\.h5: 1 sample\(s\) of test are missing, e.g. \['nope'\]"):
         gather(tmp_path / "m.h5", ["s1", "nope"], "test")
+
+
+def test_blocks_read_into_a_reused_buffer_hold_the_same_values(tmp_path):
+    V = np.random.default_rng(15).normal(size=(50, 6)).astype(np.float32)
+    save_matrix(tmp_path / "m.h5", Matrix(V, [f"s{i}" for i in range(50)], list("abcdef"), 2))
+    for rows in [None, [5, 30, 31, 49]]:
+        fresh = [(i.copy(), v.copy()) for i, v in iter_blocks(tmp_path / "m.h5", rows, block=8)]
+        reused = [(i.copy(), v.copy()) for i, v in iter_blocks(tmp_path / "m.h5", rows, block=8, reuse=True)]
+        assert len(fresh) == len(reused) and all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+                                                 for a, b in zip(fresh, reused))
+    X = compendium(n_unique=90, n_dup=10, d=20, seed=16)
+    write_gct(tmp_path / "c.gctx", Gct(X, [f"p{i}" for i in range(20)], [f"GSM{i}" for i in range(len(X))]))
+    got = np.concatenate([b.copy() for _, b in iter_gctx_profiles(tmp_path / "c.gctx", 32, reuse=True)])
+    assert np.array_equal(got, X)  # 102 profiles: a partial last block in the shared buffer

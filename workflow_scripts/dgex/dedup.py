@@ -31,7 +31,8 @@ class ProfileSource(Protocol):
     n_features: int
     block_rows: int
 
-    def read(self, start: int, stop: int) -> np.ndarray: ...
+    def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Profiles start..stop-1 as float32, possibly in the leading rows of `out` (a buffer the caller reuses)."""
 
 
 @dataclass
@@ -49,16 +50,20 @@ class ArraySource:
     def n_features(self) -> int:
         return self.X.shape[1]
 
-    def read(self, start: int, stop: int) -> np.ndarray:
+    def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         return np.asarray(self.X[start:stop], dtype=np.float32)
 
 
 def blocks(src: ProfileSource, order: np.ndarray | None = None, label: str = "dedup pass") -> Iterator[tuple[int, np.ndarray]]:
-    """(start, block) over the whole source; `order` permutes the block sequence; the pass's progress is logged as `label`."""
+    """(start, block) over the whole source; `order` permutes the block sequence; the pass's progress is logged as `label`.
+
+    Every block may be read into the same buffer: use each before asking for the next.
+    """
     starts = np.arange(0, src.n_profiles, src.block_rows)
     progress = Progress(label, src.n_profiles, log=log, unit=" profiles")
+    buf = np.empty((min(src.block_rows, src.n_profiles), src.n_features), dtype=np.float32)
     for s in starts if order is None else starts[order]:
-        block = src.read(int(s), min(src.n_profiles, int(s) + src.block_rows))
+        block = src.read(int(s), min(src.n_profiles, int(s) + src.block_rows), buf)
         yield int(s), block
         progress.update(len(block))
     progress.close()
@@ -129,8 +134,9 @@ def verify_pairs(src: ProfileSource, pairs: np.ndarray, threshold: float, budget
         starts = np.unique(rows // src.block_rows * src.block_rows)
         name = f"{label} {g + 1}/{len(groups)} ({len(group)} candidate pairs, {len(rows)} profiles)"
         progress = Progress(name, len(starts), log=log, unit=" blocks")
+        buf = np.empty((min(src.block_rows, src.n_profiles), src.n_features), dtype=np.float32)
         for s in starts:
-            block = src.read(int(s), min(src.n_profiles, int(s) + src.block_rows))
+            block = src.read(int(s), min(src.n_profiles, int(s) + src.block_rows), buf)
             lo, hi = np.searchsorted(rows, [s, s + len(block)])
             data[lo:hi] = block[rows[lo:hi] - s]
             progress.update(1)
@@ -288,9 +294,10 @@ def kmeans_labels(src: ProfileSource, n_clusters: int, seed: int, batch_size: in
     # compute_labels=False: partial_fit would label each mini-batch a second time for labels_, which nothing reads
     km = MiniBatchKMeans(n_clusters=k, init=centers, n_init=1, batch_size=batch_size, random_state=seed, compute_labels=False)
     n_blocks = -(-src.n_profiles // src.block_rows)
+    shuffled = np.empty((min(src.block_rows, src.n_profiles), src.n_features), dtype=np.float32)
     for epoch in range(epochs):
         for _, block in blocks(src, rng.permutation(n_blocks), label=f"dedup k-means epoch {epoch + 1}/{epochs}"):
-            block = block[rng.permutation(len(block))]
+            block = np.take(block, rng.permutation(len(block)), axis=0, out=shuffled[: len(block)])
             for b in range(0, len(block), batch_size):
                 if b == 0 or len(block) - b >= k:  # partial_fit needs at least k rows in a batch
                     km.partial_fit(block[b : b + batch_size])
