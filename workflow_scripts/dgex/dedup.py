@@ -132,14 +132,15 @@ def verify_pairs(src: ProfileSource, pairs: np.ndarray, threshold: float, budget
         rows = np.unique(group)
         data = np.empty((len(rows), src.n_features), dtype=np.float32)
         starts = np.unique(rows // src.block_rows * src.block_rows)
-        name = f"{label} {g + 1}/{len(groups)} ({len(group)} candidate pairs, {len(rows)} profiles)"
-        progress = Progress(name, len(starts), log=log, unit=" blocks")
+        name = f"{label} {g + 1}/{len(groups)} ({len(group)} candidate pairs of {len(rows)} profiles)"
+        sizes = np.minimum(starts + src.block_rows, src.n_profiles) - starts
+        progress = Progress(name, int(sizes.sum()), log=log, unit=" profiles")
         buf = np.empty((min(src.block_rows, src.n_profiles), src.n_features), dtype=np.float32)
         for s in starts:
             block = src.read(int(s), min(src.n_profiles, int(s) + src.block_rows), buf)
             lo, hi = np.searchsorted(rows, [s, s + len(block)])
             data[lo:hi] = block[rows[lo:hi] - s]
-            progress.update(1)
+            progress.update(len(block))
         progress.close()
         p = np.searchsorted(rows, group)
         d2 = np.empty(len(p), dtype=np.float64)
