@@ -10,11 +10,14 @@ same run: the matrix-product rate (float32 GEMM) and the sequential disk read ra
     .venv/bin/python benchmarks/preprocess_full_scale.py            # full size (about 45 GB of disk under --workdir)
     .venv/bin/python benchmarks/preprocess_full_scale.py --profiles 6000 --workdir /tmp/dgex-bench-small
 Run it alone: flock /tmp/dgex-heavy.lock .venv/bin/python benchmarks/preprocess_full_scale.py
+--sources DIR keeps the synthetic sources in DIR and reuses them when a later run asks for the same sizes (e.g. to measure
+before and after a change on the same files); they are dropped from the page cache before the workflow starts either way.
 """
 from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 import shutil
 import subprocess
@@ -154,6 +157,57 @@ def make_sources(out: Path, n_profiles: int, n_probes: int, n_gtex: int, n_gtex_
     return {"geo": out / "geo_compendium.gctx", "mirror": out, "expected_kept": n_unique}
 
 
+def drop_from_page_cache(folder: Path) -> None:
+    """Evict the files under `folder` from the page cache, so the workflow reads them from disk (as a fresh download)."""
+    for f in folder.rglob("*"):
+        if f.is_file():
+            fd = os.open(f, os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def cached_sources(folder: Path, sizes: dict, make) -> tuple[dict, float]:
+    """The sources in `folder` when a stamp there records the same sizes, else newly made there; (sources, seconds)."""
+    stamp = folder / "sizes.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == sizes:
+        n_unique = int(round(sizes["n_profiles"] * 111_009 / 129_158))
+        return {"geo": folder / "geo_compendium.gctx", "mirror": folder, "expected_kept": n_unique}, 0.0
+    if folder.exists():
+        shutil.rmtree(folder)
+    t = time.perf_counter()
+    src = make(folder, **sizes)
+    stamp.write_text(json.dumps(sizes))
+    return src, time.perf_counter() - t
+
+
+def digests(results: Path) -> dict[str, str]:
+    """sha256 of every output's content: HDF5 datasets and attributes (the source path aside: it names the workdir), tables."""
+    import hashlib
+
+    out = {}
+    for f in sorted(results.rglob("*")):
+        rel = str(f.relative_to(results))
+        if not f.is_file() or rel.startswith(("benchmarks/", "logs/")) or f.name.endswith(".prov.json"):
+            continue
+        h = hashlib.sha256()
+        if f.suffix == ".h5":
+            with h5py.File(f, "r") as h5:
+                for name in sorted(h5):
+                    h.update(name.encode())
+                    d = h5[name]
+                    for s in range(0, d.shape[0] if d.shape else 1, 4096):
+                        v = np.asarray(d[s : s + 4096] if d.shape else d[()])
+                        h.update("\n".join(map(str, v.tolist())).encode() if v.dtype.kind in "OSU" else v.tobytes())
+                h.update(repr(sorted((k, str(v)) for k, v in h5.attrs.items() if k != "source")).encode())
+        else:
+            h.update(f.read_bytes())
+        out[rel] = h.hexdigest()
+    return out
+
+
 def rss_gb(x) -> float:
     return float(x) / 1024 if pd.notna(x) else float("nan")
 
@@ -165,9 +219,15 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/dgex-fullscale"))
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--keep", action="store_true", help="keep the generated files and results")
+    ap.add_argument("--digests", type=Path, help="write the sha256 of every output's content here (JSON), to compare runs")
+    ap.add_argument("--sources", type=Path, help="folder for the synthetic sources, kept and reused for the same sizes "
+                                                 "(default: under --workdir, removed with it)")
     args = ap.parse_args()
     small = args.profiles < 129_158
     wd = args.workdir.resolve()
+    src_dir = args.sources.resolve() if args.sources else wd / "sources"
+    if src_dir.is_relative_to(wd) and args.sources:
+        raise SystemExit(f"--sources {src_dir} must lie outside --workdir {wd} (the workdir is emptied at the start)")
     if wd.exists():
         shutil.rmtree(wd)
     wd.mkdir(parents=True)
@@ -176,12 +236,14 @@ def main() -> None:
     disk = disk_read_rate(wd)
     print(f"reference: float32 GEMM {gf:.1f} GFLOP/s; sequential disk read {disk:.0f} MB/s")
 
-    t = time.perf_counter()
-    src = make_sources(wd / "sources", args.profiles, args.probes, 2921 if not small else 300, 55_993 if not small else 12_000,
-                       462 if not small else 100, 53_934 if not small else 12_000)
-    t_gen = time.perf_counter() - t
+    sizes = {"n_profiles": args.profiles, "n_probes": args.probes, "n_gtex": 2921 if not small else 300,
+             "n_gtex_rows": 55_993 if not small else 12_000, "n_g1000": 462 if not small else 100,
+             "n_g1000_rows": 53_934 if not small else 12_000}
+    src, t_gen = cached_sources(src_dir, sizes, make_sources)
     geo_bytes = src["geo"].stat().st_size
-    print(f"synthetic sources written in {t_gen:.0f} s (GEO {args.profiles:,} x {args.probes:,}: {geo_bytes / 1e9:.1f} GB)")
+    how = f"written in {t_gen:.0f} s" if t_gen else f"reused from {src_dir}"
+    print(f"synthetic sources {how} (GEO {args.profiles:,} x {args.probes:,}: {geo_bytes / 1e9:.1f} GB)")
+    drop_from_page_cache(src_dir)
 
     cfg = {"run_name": "fullscale", "seed": 0,
            "data": {"source": "download", "rnaseq": True, "compendium": str(src["geo"]),
@@ -216,6 +278,9 @@ def main() -> None:
     print(f"\ndedup kept {kept:,} of {args.profiles:,} (expected {src['expected_kept']:,}); splits {split_sizes}")
     print(f"workflow wall time {wall / 60:.1f} min (goal 45 min); max peak RSS of a job "
           f"{jobs['peak_rss_gb'].max():.2f} GB (goal <= 16 GB); sources generated in {t_gen / 60:.1f} min (not counted)")
+    if args.digests:
+        args.digests.write_text(json.dumps(digests(wd / "run" / R), indent=1))
+        print(f"output digests written to {args.digests}")
     if not args.keep:
         shutil.rmtree(wd)
 

@@ -8,12 +8,13 @@ from scipy.spatial.distance import pdist, squareform
 from scipy.stats import rankdata
 
 from helpers import shared_file
-from dgex.dedup import close_pairs, deduplicate, keep_from_pairs
+from dgex.dedup import (ArraySource, close_pairs, deduplicate, keep_from_pairs, kmeans_labels, kmeans_plusplus,
+                        pair_groups, sketch_pairs)
 from dgex.gctx import Gct, GctxReader, iter_gctx_profiles, read_gct, read_gctx_ids, write_gct
 from dgex.genes import microarray_genes, rnaseq_genes, select_targets, strip_version
 from dgex.io import InputError
 from dgex.matrix import Matrix, save_matrix
-from dgex.normalize import gene_stats, map_to_reference, quantile_reference, standardize
+from dgex.normalize import argsort_rows, gene_stats, map_to_reference, quantile_reference, standardize
 from dgex.sources import GeneMap, read_gene_map
 from dgex.stream import gather, iter_blocks
 
@@ -97,6 +98,75 @@ def test_streamed_gctx_dedup_equals_in_memory(tmp_path):
     assert (streamed == in_memory).all()
 
 
+def test_kmeans_plusplus_gives_sklearns_centers_bit_for_bit():
+    from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
+
+    rng = np.random.default_rng(8)
+    for n, d, k, seed in [(300, 40, 10, 0), (700, 3000, 25, 3), (60, 5, 60, 1)]:  # 3000 features: many float64 chunks
+        X = rng.normal(8, 2, (n, d)).astype(np.float32)
+        X[5] = X[4]  # an exact duplicate: zero distances
+        assert np.array_equal(kmeans_plusplus(X, k, seed), sklearn_kmeans_plusplus(X, k, random_state=seed)[0])
+
+
+def straightforward_kmeans_labels(X, k, seed, batch_size, epochs, block_rows):
+    """The k-means stage as first written: sklearn's k-means++ and MiniBatchKMeans with its defaults, blocks read whole."""
+    from sklearn.cluster import MiniBatchKMeans
+    from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
+
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(X), size=min(max(3 * batch_size, 3 * k), len(X)), replace=False))
+    km = MiniBatchKMeans(n_clusters=k, init=sklearn_kmeans_plusplus(X[rows], k, random_state=seed)[0], n_init=1,
+                         batch_size=batch_size, random_state=seed)
+    starts = np.arange(0, len(X), block_rows)
+    for _ in range(epochs):
+        for s in starts[rng.permutation(len(starts))]:
+            block = X[s : s + block_rows][rng.permutation(len(X[s : s + block_rows]))]
+            for b in range(0, len(block), batch_size):
+                if b == 0 or len(block) - b >= k:
+                    km.partial_fit(block[b : b + batch_size])
+    return km.predict(X)
+
+
+def test_kmeans_labels_equal_the_straightforward_pipeline():
+    X = compendium(n_unique=400, n_dup=60, seed=9)
+    for block_rows, batch_size in [(64, 50), (100, 100)]:
+        got = kmeans_labels(ArraySource(X, block_rows), 7, seed=2, batch_size=batch_size, epochs=2)
+        assert np.array_equal(got, straightforward_kmeans_labels(X, 7, 2, batch_size, 2, block_rows))
+
+
+def test_sketch_candidates_include_every_close_pair():
+    X = compendium(seed=10)
+    for cols in [np.arange(3), np.arange(0, 400, 7), np.arange(400)]:
+        found = set(map(tuple, sketch_pairs(X[:, cols], 1.0, block=37).tolist()))
+        assert brute_pairs(X, 1.0) <= found
+    assert len(sketch_pairs(X[:, :64], 1.0)) < 0.01 * len(X) ** 2  # a useful sketch: few candidates
+
+
+def test_pair_groups_hold_at_most_the_budget_of_profiles():
+    pairs = np.array([[0, 1], [0, 2], [3, 4], [1, 5], [6, 6], [2, 7]])
+    groups = pair_groups(pairs, 3)
+    assert np.array_equal(np.concatenate(groups), pairs)
+    assert all(len(np.unique(g)) <= 3 for g in groups) and len(groups) == 4
+    assert len(pair_groups(pairs, 1)) == len(pairs)  # one pair per group when even a pair exceeds the budget
+
+
+def test_streamed_dedup_equals_per_cluster_brute_force(tmp_path):
+    X = compendium(n_unique=300, n_dup=80, seed=11)
+    rids = [f"{1000 + i}_at" for i in range(X.shape[1])]
+    write_gct(tmp_path / "c.gctx", Gct(X, rids, [f"GSM{i}" for i in range(len(X))]))
+    for rule in ["original", "greedy"]:
+        with GctxReader(tmp_path / "c.gctx", block_rows=50) as src:  # blocks of whole HDF5 chunks, a partial last one
+            labels = kmeans_labels(src, 6, seed=4, batch_size=60)
+            # a budget of 30 profiles: verification in several groups, each reading only its blocks
+            keep = deduplicate(src, 1.0, n_clusters=6, seed=4, batch_size=60, rule=rule, budget_bytes=30 * X.shape[1] * 4)
+        expect = np.ones(len(X), dtype=bool)
+        for c in np.unique(labels):
+            rows = np.flatnonzero(labels == c)
+            pairs = np.array(sorted(brute_pairs(X[rows], 1.0)), dtype=np.int64).reshape(-1, 2)
+            expect[rows] = keep_from_pairs(len(rows), pairs, rule)
+        assert np.array_equal(keep, expect) and (~keep).sum() >= 60
+
+
 # --------------------------------------------------------------------------- quantile normalization
 def with_ties(n=40, g=60, seed=0):
     rng = np.random.default_rng(seed)
@@ -151,6 +221,63 @@ def test_without_ties_every_rule_is_the_plain_rank_map():
     orig = map_to_reference(V, ref, "original")
     ranks = np.searchsorted(ref.astype(np.float32), orig)
     assert (ranks - np.argsort(np.argsort(V, axis=1), axis=1) <= 0).all() and np.isin(orig, expect).all()
+
+
+def special_values(n=30, g=41, seed=12):
+    """Profiles with ties, -0.0 beside 0.0, infinities, NaN (as the function gets them; the workflow rejects NaN earlier)."""
+    rng = np.random.default_rng(seed)
+    V = np.round(rng.normal(0, 2, (n, g)), 1).astype(np.float32)  # many ties, zeros among them
+    V[0, :5] = [-0.0, 0.0, -0.0, np.inf, -np.inf]
+    V[1, [3, 9, 10]] = np.nan
+    V[2] = 7.0  # one run over the whole profile
+    V[3, :4] = [np.inf, np.inf, np.nan, -np.inf]
+    V[4] = rng.normal(0, 1, g)  # no ties
+    V[5, :3] = [1e-45, -1e-45, 0.0]  # subnormals
+    return V
+
+
+def test_argsort_rows_is_numpys_stable_argsort():
+    V = special_values()
+    assert np.array_equal(argsort_rows(V)[0], np.argsort(V, axis=1, kind="stable"))
+
+
+def straightforward_map(V, ref, ties, microarray):
+    """Per profile: stable ranks, runs of equal values (each NaN its own), then the rule (bgedv2/GTEx_reqnorm.py)."""
+    n = V.shape[1]
+    cum = np.concatenate([[0.0], np.cumsum(ref)])
+    out = np.empty(V.shape, dtype=np.float32)
+    for r, row in enumerate(V):
+        order = np.argsort(row, kind="stable")
+        srt = row[order]
+        starts = [p for p in range(n) if p == 0 or not srt[p] == srt[p - 1]]
+        bounds = list(zip(starts, starts[1:] + [n]))
+        for dense, (a, b) in enumerate(bounds):
+            if ties == "average":
+                v = (cum[b] - cum[a]) / (b - a)
+            elif microarray:
+                v = ref[(a + b - 1) // 2]
+            else:
+                v = ref[int((dense + 1.0) / len(bounds) * n) - 1]
+            out[r, order[a:b]] = np.float32(v)
+    return out
+
+
+def test_rank_mapping_equals_a_straightforward_loop_bit_for_bit():
+    V = special_values()
+    ref = np.sort(np.random.default_rng(13).normal(8, 2, V.shape[1]))
+    for ties, micro in [("average", False), ("average", True), ("original", True), ("original", False)]:
+        expect = straightforward_map(V, ref, ties, micro)
+        for chunk in [1, 7, 128]:  # block boundaries inside and beyond the profiles
+            assert map_to_reference(V, ref, ties, chunk=chunk, microarray=micro).tobytes() == expect.tobytes()
+        assert map_to_reference(V.astype(np.float64), ref, ties, microarray=micro).tobytes() == expect.tobytes()
+
+
+def test_standardize_equals_float64_arithmetic_bit_for_bit():
+    rng = np.random.default_rng(14)
+    V = rng.normal(8, 2, (300, 17)).astype(np.float32)
+    mean, std = rng.normal(8, 1, 17), rng.uniform(0.5, 2, 17)
+    for chunk in [1, 128, 1000]:
+        assert standardize(V, mean, std, chunk).tobytes() == ((V - mean) / std).astype(np.float32).tobytes()
 
 
 def test_quantile_normalization_rejects_bad_settings():
@@ -234,3 +361,17 @@ def test_gather_reorders_and_transforms_block_by_block(tmp_path):
     assert np.array_equal(got, V[[5, 30, 31]])
     with pytest.raises(InputError, match=r"m\.h5: 1 sample\(s\) of test are missing, e.g. \['nope'\]"):
         gather(tmp_path / "m.h5", ["s1", "nope"], "test")
+
+
+def test_blocks_read_into_a_reused_buffer_hold_the_same_values(tmp_path):
+    V = np.random.default_rng(15).normal(size=(50, 6)).astype(np.float32)
+    save_matrix(tmp_path / "m.h5", Matrix(V, [f"s{i}" for i in range(50)], list("abcdef"), 2))
+    for rows in [None, [5, 30, 31, 49]]:
+        fresh = [(i.copy(), v.copy()) for i, v in iter_blocks(tmp_path / "m.h5", rows, block=8)]
+        reused = [(i.copy(), v.copy()) for i, v in iter_blocks(tmp_path / "m.h5", rows, block=8, reuse=True)]
+        assert len(fresh) == len(reused) and all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+                                                 for a, b in zip(fresh, reused))
+    X = compendium(n_unique=90, n_dup=10, d=20, seed=16)
+    write_gct(tmp_path / "c.gctx", Gct(X, [f"p{i}" for i in range(20)], [f"GSM{i}" for i in range(len(X))]))
+    got = np.concatenate([b.copy() for _, b in iter_gctx_profiles(tmp_path / "c.gctx", 32, reuse=True)])
+    assert np.array_equal(got, X)  # 102 profiles: a partial last block in the shared buffer

@@ -87,9 +87,10 @@ def test_terminal_bar_without_a_logger_and_silence_elsewhere():
 
 
 def test_preprocessing_stages_log_progress(caplog):
-    """Deduplication (every pass, every group's filter) and the probe means report profiles done, rate, time."""
+    """Deduplication (every pass, the verification of candidates) and the probe means report profiles done, rate, time."""
     rng = np.random.default_rng(0)
     X = rng.normal(8, 2, (300, 12)).astype(np.float32)
+    X[150:] = X[:150] + rng.normal(0, 0.01, (150, 12))  # near-copies in every block: verification reads them all
     with caplog.at_level(logging.INFO, logger="dgex"):
         deduplicate(ArraySource(X, block_rows=64), n_clusters=4, epochs=2)
         lm = GeneMap(["A"], ["ENSG01"], [["p0", "p1"]])
@@ -99,6 +100,6 @@ def test_preprocessing_stages_log_progress(caplog):
     final = [r.getMessage() for r in caplog.records if "took" in r.getMessage()]
     stages = [m.split(":")[0] for m in final]
     assert stages[:4] == ["dedup k-means++ sample", "dedup k-means epoch 1/2", "dedup k-means epoch 2/2", "dedup k-means labels"]
-    assert stages[4].startswith("dedup group 1/1 (4 clusters, 300 profiles)") and final[5].split(":")[1] == " distance filter"
+    assert stages[4].startswith("dedup verification 1/1 (") and "candidate pairs of" in stages[4]
     assert stages[-1] == "probe means of geo.gctx"
     assert all("300/300 profiles (100.0%)" in m and "profiles/s" in m for m in final)

@@ -15,7 +15,7 @@ def main(smk, log):
     dataset, path = smk.wildcards.dataset, str(smk.input.data)
     if dataset == "geo":
         probes, samples = read_gctx_ids(path)
-        m = microarray_genes(iter_gctx_profiles(path, CHUNK), probes, samples, lm, tg, path)
+        m = microarray_genes(iter_gctx_profiles(path, CHUNK, reuse=True), probes, samples, lm, tg, path)
     elif dataset == "g1000":
         m = rnaseq_genes(read_g1000(path), lm, tg, path, duplicates=genes["duplicate_ensembl_ids"])
     else:

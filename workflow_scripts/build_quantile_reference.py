@@ -17,7 +17,8 @@ def main(smk, log):
     if ids.empty:
         raise InputError(f"{smk.input.assignment}: no profiles for the reference ({which})")
     rows = row_index(matrix_info(smk.input.geo), ids.tolist(), f"{smk.input.assignment} ({which})")
-    ref = quantile_reference(values for _, values in iter_blocks(smk.input.geo, rows, label=f"quantile reference ({which})"))
+    blocks = iter_blocks(smk.input.geo, rows, label=f"quantile reference ({which})", reuse=True)
+    ref = quantile_reference(values for _, values in blocks)
     log.info("reference from %d GEO profiles (%s) over %d genes: min %.3f, median %.3f, max %.3f",
              len(rows), which, len(ref), ref[0], np.median(ref), ref[-1])
     write_tsv(smk.output.reference, pd.DataFrame({"rank": np.arange(1, len(ref) + 1), "value": ref}), float_format="%.9g")

@@ -6,7 +6,7 @@ from dgex.artifacts import read_assignment, split_samples
 from dgex.io import write_tsv
 from dgex.layout import TRAIN_SPLIT
 from dgex.matrix import save_matrix
-from dgex.normalize import gene_stats
+from dgex.normalize import gene_stats, standardize
 from dgex.stream import gather, iter_blocks, matrix_info, row_index
 
 
@@ -15,11 +15,12 @@ def main(smk, log):
     if which == TRAIN_SPLIT:
         tr = split_samples(read_assignment(smk.input.assignment), TRAIN_SPLIT)
         rows = row_index(matrix_info(smk.input.geo), tr, f"GEO-tr of {smk.input.assignment}")
-        mean, std = gene_stats(v for _, v in iter_blocks(smk.input.geo, rows, label="gene statistics of GEO-tr"))
+        mean, std = gene_stats(v for _, v in iter_blocks(smk.input.geo, rows, label="gene statistics of GEO-tr", reuse=True))
     else:
-        mean, std = gene_stats(v for _, v in iter_blocks(smk.input.matrix, label=f"gene statistics of {smk.wildcards.dataset}"))
+        blocks = iter_blocks(smk.input.matrix, label=f"gene statistics of {smk.wildcards.dataset}", reuse=True)
+        mean, std = gene_stats(v for _, v in blocks)
     info = matrix_info(smk.input.matrix)
-    m = gather(smk.input.matrix, info.samples, "the dataset", transform=lambda v: (v - mean) / std,
+    m = gather(smk.input.matrix, info.samples, "the dataset", transform=lambda v: standardize(v, mean, std),
                label=f"standardization of {smk.wildcards.dataset}")
     log.info("%s: %d profiles standardized with statistics from %s", smk.wildcards.dataset, len(m.samples), which)
     save_matrix(smk.output.matrix, m)

@@ -210,20 +210,28 @@ class GctxReader:
         self._dset = self._file[GCTX_MATRIX]
         self.block_rows = chunk_aligned(block_rows, self._dset.chunks)
 
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Profiles start..stop-1 as float32 (profiles x rows)."""
+    def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Profiles start..stop-1 as float32 (profiles x rows), into the leading rows of `out` when given (C-contiguous float32).
+
+        Reusing `out` spares a fresh block-size allocation per read, which is slow when memory is taken by the page cache.
+        """
         try:
-            block = np.asarray(self._dset[start:stop], dtype=np.float32)
+            if out is not None and self._dset.dtype == np.float32:
+                block = out[: stop - start]
+                self._dset.read_direct(block, np.s_[start:stop])
+            else:
+                block = np.asarray(self._dset[start:stop], dtype=np.float32)
         except (OSError, ValueError) as exc:
             raise InputError(f"{self.path}: corrupt or truncated GCTX, profiles {start}..{stop - 1} unreadable ({exc})") from exc
         if self.check_finite:
             check_finite_values(block, f"{self.path} (profiles {start}..{stop - 1})")
         return block
 
-    def blocks(self) -> Iterator[tuple[int, np.ndarray]]:
-        """(start, block) over every profile, `block_rows` at a time."""
+    def blocks(self, reuse: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+        """(start, block) over every profile, `block_rows` at a time; reuse: every block in one buffer (use each at once)."""
+        buf = np.empty((min(self.block_rows, self.n_profiles), self.n_features), dtype=np.float32) if reuse else None
         for start in range(0, self.n_profiles, self.block_rows):
-            yield start, self.read(start, min(self.n_profiles, start + self.block_rows))
+            yield start, self.read(start, min(self.n_profiles, start + self.block_rows), buf)
 
     def close(self) -> None:
         self._file.close()
@@ -235,10 +243,13 @@ class GctxReader:
         self.close()
 
 
-def iter_gctx_profiles(path: str | os.PathLike, chunk: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (start, float32 block of about `chunk` profiles x rows) from a GCTX file without loading it all."""
+def iter_gctx_profiles(path: str | os.PathLike, chunk: int, reuse: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (start, float32 block of about `chunk` profiles x rows) from a GCTX file without loading it all.
+
+    reuse: every block is read into the same buffer (each must be used before the next is asked for).
+    """
     with GctxReader(path, chunk) as reader:
-        yield from reader.blocks()
+        yield from reader.blocks(reuse)
 
 
 def _decode(a: np.ndarray) -> list[str]:

@@ -44,7 +44,29 @@ def _run_bounds(new_run: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return start, end
 
 
-def map_to_reference(values: np.ndarray, reference: np.ndarray, ties: str = "average", chunk: int = 2048,
+NAN_KEY = np.uint32(0xFFFFFFFF)  # sort key of every NaN: after +inf (0xFF800000), as numpy sorts NaN last
+
+
+def sort_keys(values: np.ndarray) -> np.ndarray:
+    """uint32 keys ordered as the float32 values, equal exactly where the values are equal (-0.0 as 0.0; NaN: NAN_KEY)."""
+    u = (values + np.float32(0)).view(np.uint32)  # + 0 turns -0.0 into 0.0
+    key = u ^ ((u >> np.uint32(31)) * np.uint32(0x7FFFFFFF) | np.uint32(0x80000000))  # negatives flipped, sign bit set
+    key[np.isnan(values)] = NAN_KEY
+    return key
+
+
+def argsort_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.argsort(values, axis=1, kind="stable") of float32 rows, and each row's sorted keys (sort_keys).
+
+    One vectorized sort of (key, column) pairs as uint64 instead of a merge sort: equal values keep their column order.
+    """
+    n = values.shape[1]
+    pairs = (sort_keys(values).astype(np.uint64) << np.uint64(32)) | np.arange(n, dtype=np.uint64)
+    pairs.sort(axis=1)
+    return (pairs & np.uint64(0xFFFFFFFF)).astype(np.intp), (pairs >> np.uint64(32)).astype(np.uint32)
+
+
+def map_to_reference(values: np.ndarray, reference: np.ndarray, ties: str = "average", chunk: int = 128,
                      microarray: bool = False) -> np.ndarray:
     """Replace every profile's values by the reference values at their ranks (float32 out).
 
@@ -63,7 +85,10 @@ def map_to_reference(values: np.ndarray, reference: np.ndarray, ties: str = "ave
     out = np.empty(values.shape, dtype=np.float32)
     for s in range(0, len(values), chunk):
         block = np.asarray(values[s : s + chunk])
-        order = np.argsort(block, axis=1, kind="stable")
+        if block.dtype == np.float32 and (ties == "average" or microarray):
+            np.put_along_axis(out[s : s + chunk], *_run_values(block, ref, cum, ties), axis=1)
+            continue
+        order = argsort_rows(block)[0] if block.dtype == np.float32 else np.argsort(block, axis=1, kind="stable")
         srt = np.take_along_axis(block, order, axis=1)
         new_run = np.ones(srt.shape, dtype=bool)
         new_run[:, 1:] = srt[:, 1:] != srt[:, :-1]
@@ -79,6 +104,37 @@ def map_to_reference(values: np.ndarray, reference: np.ndarray, ties: str = "ave
             res = ref[((dense + 1.0) / u * n).astype(np.int64) - 1]
         np.put_along_axis(out[s : s + chunk], order, res.astype(np.float32), axis=1)
     return out
+
+
+def _run_values(block: np.ndarray, ref: np.ndarray, cum: np.ndarray, ties: str) -> tuple[np.ndarray, np.ndarray]:
+    """(order, value at each sorted position) for 'average' or microarray 'original' ties, the general rule's numbers.
+
+    A value tied with no other (nearly all of them) gets the run formula for a run of one, the same for every profile;
+    the formula runs only over the positions of tied runs.
+    """
+    order, keys = argsort_rows(block)
+    pos = np.arange(block.shape[1])
+    if ties == "average":
+        single = (cum[pos + 1] - cum[pos]) / np.ones_like(pos)
+    else:
+        single = ref[(pos + pos) // 2]
+    res = np.empty(block.shape, dtype=np.float32)
+    res[:] = single.astype(np.float32)
+    eq = (keys[:, 1:] == keys[:, :-1]) & (keys[:, 1:] != NAN_KEY)  # sorted positions p and p + 1 hold equal values
+    if eq.any():
+        tied = np.zeros(block.shape, dtype=bool)
+        tied[:, :-1] |= eq
+        tied[:, 1:] |= eq
+        r, p = np.nonzero(tied)  # row by row, runs are consecutive
+        first = (p == 0) | ~eq[r, np.maximum(p - 1, 0)]
+        run = np.cumsum(first) - 1
+        start = p[first][run]
+        end = p[np.append(first[1:], True)][run] + 1
+        if ties == "average":
+            res[r, p] = ((cum[end] - cum[start]) / (end - start)).astype(np.float32)
+        else:
+            res[r, p] = ref[(start + end - 1) // 2].astype(np.float32)
+    return order, res
 
 
 class GeneStats:
@@ -121,9 +177,13 @@ def gene_stats(values: np.ndarray | Iterable[np.ndarray], chunk: int = 8192) -> 
     return acc.result()
 
 
-def standardize(values: np.ndarray, mean: np.ndarray, std: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """(values - mean) / std per gene, float32 (computed block by block, never a full float64 copy)."""
+def standardize(values: np.ndarray, mean: np.ndarray, std: np.ndarray, chunk: int = 128) -> np.ndarray:
+    """(values - mean) / std per gene, float32: float64 arithmetic in one small reused buffer (no full float64 copy)."""
     out = np.empty(values.shape, dtype=np.float32)
+    buf = np.empty((min(chunk, len(values)), values.shape[1]), dtype=np.float64)
     for s in range(0, len(values), chunk):
-        out[s : s + chunk] = (values[s : s + chunk] - mean) / std
+        b = buf[: len(values[s : s + chunk])]
+        np.subtract(values[s : s + chunk], mean, out=b)
+        np.divide(b, std, out=b)
+        out[s : s + chunk] = b
     return out

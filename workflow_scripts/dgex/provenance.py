@@ -91,7 +91,7 @@ def write_provenance(
 ) -> dict:
     """Write the provenance record of one rule run (sha256 of every input and output file) atomically."""
     def digest(paths):
-        return {str(p): sha256_file(p) for p in paths if Path(p).is_file()}
+        return {str(p): sha256_file(p) for p in dict.fromkeys(map(str, paths)) if Path(p).is_file()}  # each file once
 
     record = {
         "rule": rule,

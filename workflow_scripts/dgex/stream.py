@@ -53,11 +53,12 @@ def matrix_info(path: str | os.PathLike) -> MatrixInfo:
     return info
 
 
-def iter_blocks(path: str | os.PathLike, rows: Sequence[int] | np.ndarray | None = None,
-                block: int = BLOCK, label: str | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def iter_blocks(path: str | os.PathLike, rows: Sequence[int] | np.ndarray | None = None, block: int = BLOCK,
+                label: str | None = None, reuse: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (row indices, float32 values) over the file in file order, restricted to `rows` when given.
 
     Logs the progress of the pass (profiles the caller has finished with, rate, time left) as `label` (default: the file).
+    reuse: blocks are read into one buffer (each must be used before the next is asked for): no fresh allocation per block.
     """
     path = Path(path)
     wanted = None
@@ -69,13 +70,19 @@ def iter_blocks(path: str | os.PathLike, rows: Sequence[int] | np.ndarray | None
             dset = f["values"]
             total = dset.shape[0] if wanted is None else int(wanted.sum())
             progress = Progress(label or str(path), total, log=log, unit=" profiles")
+            direct = reuse and dset.dtype == np.float32 and len(dset.shape) == 2
+            buf = np.empty((min(block, dset.shape[0]), dset.shape[1]), dtype=np.float32) if direct else None
             for s in range(0, dset.shape[0], block):
                 idx = np.arange(s, min(dset.shape[0], s + block))
                 if wanted is not None:
                     idx = idx[wanted[idx]]
                     if not len(idx):
                         continue
-                values = np.asarray(dset[s : s + block], dtype=np.float32)
+                if direct:
+                    values = buf[: len(range(s, min(dset.shape[0], s + block)))]
+                    dset.read_direct(values, np.s_[s : s + len(values)])
+                else:
+                    values = np.asarray(dset[s : s + block], dtype=np.float32)
                 if wanted is not None:
                     values = values[idx - s]
                 check_finite_values(values, f"{path} (profiles {idx[0]}..{idx[-1]})")
@@ -108,6 +115,6 @@ def gather(path: str | os.PathLike, samples: Sequence[str], what: str, transform
     pos = np.full(info.shape[0], -1, dtype=np.int64)
     pos[rows] = np.arange(len(rows))
     out = np.empty((len(rows), info.shape[1]), dtype=np.float32)
-    for idx, values in iter_blocks(path, rows, label=label):
+    for idx, values in iter_blocks(path, rows, label=label, reuse=True):
         out[pos[idx]] = values if transform is None else transform(values)
     return Matrix(out, list(samples), info.genes, info.n_landmarks, dict(info.attrs))
