@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -32,7 +31,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 sys.path.insert(0, str(REPO / "benchmarks"))
-from preprocess_full_scale import disk_read_rate, gemm_gflops, make_sources, rss_gb  # noqa: E402
+from preprocess_full_scale import (cached_sources, drop_from_page_cache, make_sources, prepare_workdir, rss_gb,  # noqa: E402
+                                   source_sizes)
 
 RUN = "rehearsal"
 FULL_PROFILES = 129_158
@@ -112,7 +112,7 @@ def main() -> None:
     ap.add_argument("--probes", type=int, default=22_268)
     ap.add_argument("--l1000", type=int, default=100_000, help="synthetic L1000 profiles to infer")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/dgex-rehearsal"))
-    ap.add_argument("--sources", type=Path, help="reuse synthetic sources written by an earlier run (--keep)")
+    ap.add_argument("--sources", type=Path, help="a folder outside --workdir for the synthetic sources, reused by later runs")
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--gpu-tflops", type=float, default=50.0,
                     help="sustained float32 rate assumed for one modern GPU in the estimate (TFLOP/s)")
@@ -120,24 +120,12 @@ def main() -> None:
                     "quick check of this script, never for the recorded figures")
     ap.add_argument("--keep", action="store_true", help="keep the generated sources and results")
     args = ap.parse_args()
-    full = args.profiles >= FULL_PROFILES
-    wd = args.workdir.resolve()
-    if wd.exists():
-        shutil.rmtree(wd)
-    wd.mkdir(parents=True)
-    print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.1f} GiB RAM")
-    gf = gemm_gflops()
-    disk = disk_read_rate(wd)
-    print(f"reference: float32 GEMM {gf:.1f} GFLOP/s; sequential disk read {disk:.0f} MB/s")
-
+    wd, src_dir, gf, disk = prepare_workdir(args.workdir, args.sources)
     from dgex.gctx import read_gctx_ids
     from dgex.sources import read_gene_map
 
     t = time.perf_counter()
-    src_dir = args.sources.resolve() if args.sources else wd / "sources"
-    if not args.sources:
-        make_sources(src_dir, args.profiles, args.probes, 2921 if full else 300, 55_993 if full else 12_000,
-                     462 if full else 100, 53_934 if full else 12_000)
+    cached_sources(src_dir, source_sizes(args.profiles, args.probes), make_sources)
     mirror = wd / "mirror"  # the preset's filenames, as links to the synthetic files
     mirror.mkdir()
     names = {"geo_compendium.gctx": "bgedv2_QNORM.gctx"}
@@ -148,6 +136,7 @@ def main() -> None:
     write_l1000(wd / "l1000.gctx", wd / "l1000.chip", lm, geo_rids, args.l1000)
     t_gen = time.perf_counter() - t
     print(f"synthetic sources and {args.l1000:,} L1000 profiles ready in {t_gen:.0f} s (not counted)")
+    drop_from_page_cache(src_dir)
 
     override = {"run_name": RUN,
                 "data": {"download": {"dir": str(wd / "downloads"), "mirror": [str(mirror)],

@@ -169,6 +169,31 @@ def drop_from_page_cache(folder: Path) -> None:
                 os.close(fd)
 
 
+def prepare_workdir(workdir: Path, sources: Path | None) -> tuple[Path, Path, float, float]:
+    """Empty the workdir (a --sources folder may not lie inside it) and measure the references: (workdir, sources folder,
+    float32 GEMM GFLOP/s, disk read MB/s)."""
+    wd = workdir.resolve()
+    src_dir = sources.resolve() if sources else wd / "sources"
+    if sources and src_dir.is_relative_to(wd):
+        raise SystemExit(f"--sources {src_dir} must lie outside --workdir {wd} (the workdir is emptied at the start)")
+    if wd.exists():
+        shutil.rmtree(wd)
+    wd.mkdir(parents=True)
+    print(f"machine: {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB RAM")
+    gf = gemm_gflops()
+    disk = disk_read_rate(wd)
+    print(f"reference: float32 GEMM {gf:.1f} GFLOP/s; sequential disk read {disk:.0f} MB/s")
+    return wd, src_dir, gf, disk
+
+
+def source_sizes(n_profiles: int, n_probes: int) -> dict:
+    """make_sources' sizes: the real RNA-Seq sizes with a full-size GEO, small ones otherwise."""
+    small = n_profiles < 129_158
+    return {"n_profiles": n_profiles, "n_probes": n_probes, "n_gtex": 2921 if not small else 300,
+            "n_gtex_rows": 55_993 if not small else 12_000, "n_g1000": 462 if not small else 100,
+            "n_g1000_rows": 53_934 if not small else 12_000}
+
+
 def cached_sources(folder: Path, sizes: dict, make) -> tuple[dict, float]:
     """The sources in `folder` when a stamp there records the same sizes, else newly made there; (sources, seconds)."""
     stamp = folder / "sizes.json"
@@ -223,23 +248,8 @@ def main() -> None:
     ap.add_argument("--sources", type=Path, help="folder for the synthetic sources, kept and reused for the same sizes "
                                                  "(default: under --workdir, removed with it)")
     args = ap.parse_args()
-    small = args.profiles < 129_158
-    wd = args.workdir.resolve()
-    src_dir = args.sources.resolve() if args.sources else wd / "sources"
-    if src_dir.is_relative_to(wd) and args.sources:
-        raise SystemExit(f"--sources {src_dir} must lie outside --workdir {wd} (the workdir is emptied at the start)")
-    if wd.exists():
-        shutil.rmtree(wd)
-    wd.mkdir(parents=True)
-    print(f"machine: {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB RAM")
-    gf = gemm_gflops()
-    disk = disk_read_rate(wd)
-    print(f"reference: float32 GEMM {gf:.1f} GFLOP/s; sequential disk read {disk:.0f} MB/s")
-
-    sizes = {"n_profiles": args.profiles, "n_probes": args.probes, "n_gtex": 2921 if not small else 300,
-             "n_gtex_rows": 55_993 if not small else 12_000, "n_g1000": 462 if not small else 100,
-             "n_g1000_rows": 53_934 if not small else 12_000}
-    src, t_gen = cached_sources(src_dir, sizes, make_sources)
+    wd, src_dir, gf, disk = prepare_workdir(args.workdir, args.sources)
+    src, t_gen = cached_sources(src_dir, source_sizes(args.profiles, args.probes), make_sources)
     geo_bytes = src["geo"].stat().st_size
     how = f"written in {t_gen:.0f} s" if t_gen else f"reused from {src_dir}"
     print(f"synthetic sources {how} (GEO {args.profiles:,} x {args.probes:,}: {geo_bytes / 1e9:.1f} GB)")
