@@ -24,8 +24,8 @@ from .gctx import CMAP_NULL, BlockWriter, GctxStream, GctxWriter, chunk_aligned
 from .inferrer import METHODS, NORMALIZATIONS, Inferrer, InputPreparer, make_inferrer
 from .io import InputError, atomic_path, remove_stale_temporaries
 from .l1000 import ID_TYPES, describe_landmarks, match_landmarks
+from .output_rows import output_rows
 from .target_reliability import RULE_METRICS, WellInferredRule, reliability_meta
-from .probes import ProbeRows
 
 log = logging.getLogger("dgex.infer")
 
@@ -65,47 +65,6 @@ class InferenceReport:
     imputed_landmarks: list = field(default_factory=list)
     unused_rows: int = 0
     seconds: float = 0.0
-
-
-def output_row_meta(src: GctxStream, bundle: Bundle, idx: np.ndarray) -> tuple[list[str], pd.DataFrame]:
-    """Row ids and metadata of the output: the input's rows (measured, their metadata kept), then the inferred targets."""
-    meta_in = src.row_meta.reset_index(drop=True).copy()
-    meta_in.columns = [str(c) for c in meta_in.columns]
-    used = np.zeros(len(src.rids), dtype=bool)
-    used[idx[idx >= 0]] = True
-    lm_of_row = np.full(len(src.rids), -1)
-    lm_of_row[idx[idx >= 0]] = np.flatnonzero(idx >= 0)
-    lm, tg = bundle.landmarks, bundle.targets
-    n_in, n_tg = len(src.rids), len(tg)
-
-    def from_bundle(col: str) -> list[str]:
-        values = np.append(lm[col].astype(str).to_numpy(object), str(CMAP_NULL))
-        return values[lm_of_row].tolist()  # index -1: the placeholder
-
-    dgex = pd.DataFrame({
-        "dgex_status": ["measured"] * n_in + ["inferred"] * n_tg,
-        "dgex_model_input": np.concatenate([used.astype(np.int64), np.zeros(n_tg, np.int64)]),
-        "dgex_ensembl_id": from_bundle("gene") + tg["gene"].tolist(),
-        "dgex_symbol": from_bundle("symbol") + tg["symbol"].tolist(),
-        "dgex_probe_id": from_bundle("probe_id") + tg["probe_ids"].tolist(),
-        "dgex_entrez_id": from_bundle("entrez_id") + [str(CMAP_NULL)] * n_tg,
-        "dgex_part": np.concatenate([np.full(n_in, CMAP_NULL), tg["part"].to_numpy(np.int64)]),
-    })
-    filler = {}
-    for c in meta_in.columns:
-        if c in dgex.columns or c == "id":
-            continue
-        col = meta_in[c]
-        fill = CMAP_NULL if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) else str(CMAP_NULL)
-        filler[c] = pd.concat([col if fill == CMAP_NULL else col.astype(str), pd.Series([fill] * n_tg)], ignore_index=True)
-    if "pr_gene_symbol" in filler:  # the L1000 field, filled for inferred rows too
-        filler["pr_gene_symbol"].iloc[n_in:] = tg["symbol"].to_numpy()
-    rids = list(src.rids) + tg["gene"].tolist()
-    clash = set(src.rids) & set(tg["gene"])
-    if clash:
-        raise InputError(f"{src.path}: row ids {sorted(clash)[:5]} are also target genes' Ensembl ids; give landmark "
-                         f"probe or Entrez ids")
-    return rids, pd.concat([pd.DataFrame(filler), dgex], axis=1)
 
 
 def with_reliability(row_meta: pd.DataFrame, bundle: Bundle, method: str, rule: WellInferredRule,
@@ -185,12 +144,6 @@ def check_output_path(output_path: str | os.PathLike, input_path: str | os.PathL
     return out
 
 
-def fill_output_block(block: np.ndarray, Z: np.ndarray, inferrer: Inferrer, out: np.ndarray) -> None:
-    """One block of the output in its on-disk layout (profiles x output rows): the input's rows, then the inferred targets."""
-    out[:, : block.shape[1]] = block
-    inferrer(Z, out[:, block.shape[1] :])
-
-
 def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike, output_path: str | os.PathLike,
                settings: InferenceSettings | None = None, inferrer: Inferrer | None = None, method: str = "dgex",
                well_inferred: WellInferredRule | None = None, threaded_writer: bool = True) -> InferenceReport:
@@ -222,16 +175,8 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
                              f"max_missing={s.max_missing} that may be imputed; is the model trained on a "
                              f"different landmark set?")
         log.warning("%s: imputing %d missing landmark(s) with the training mean: %s", src.path, len(missing), names)
-    probe_rows = ProbeRows.of(bundle)  # a probe-level model: the output's rows are the compendium's probes
-    if probe_rows is None:
-        rids, row_meta = output_row_meta(src, bundle, idx)
-        target_rows = np.arange(len(rids) - len(bundle.targets), len(rids))
-    else:
-        rids, row_meta, target_rows = probe_rows.rids, probe_rows.row_meta(src, bundle, idx), probe_rows.target_rows
-        if len(src.rids) > present.sum():
-            log.warning("%s: %d input row(s) are not landmarks of the probe-level model and are left out of the output",
-                        src.path, len(src.rids) - present.sum())
-    row_meta = with_reliability(row_meta, bundle, method, rule, target_rows)
+    layout = output_rows(src, bundle, idx)
+    row_meta = with_reliability(layout.meta, bundle, method, rule, layout.target_rows)
     inferrer = inferrer or make_inferrer(bundle, method)
     report = InferenceReport(src.n_profiles, len(src.rids), len(bundle.targets), id_type,
                              bundle.landmarks["symbol"].iloc[missing].tolist(), int(len(src.rids) - present.sum()))
@@ -239,23 +184,20 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
     chunk = s.chunk_size
     remove_stale_temporaries([output_path], log, only_dead=True)
     with atomic_path(output_path) as tmp:
-        w = GctxWriter(tmp, rids, row_meta, src.n_profiles, s.compression, src=output_path.name)
+        w = GctxWriter(tmp, layout.rids, row_meta, src.n_profiles, s.compression, src=output_path.name)
         try:
             if s.compression:
                 chunk = chunk_aligned(chunk, w.dset.chunks)
             prepare, cols = InputPreparer(present, bundle, s.normalization), idx[present]
             # the disk writes block i while block i + 1 is inferred
-            with BlockWriter(w, (min(chunk, src.n_profiles), len(rids)), threaded=threaded_writer) as writer:
+            with BlockWriter(w, (min(chunk, src.n_profiles), len(layout.rids)), threaded=threaded_writer) as writer:
                 for start, block in src.blocks(chunk):
                     L = np.take(block, cols, axis=1)  # faster than block[:, cols] for a column gather
                     check_block(L, start, src, bundle, present)
                     if start == 0:
                         warn_if_not_level3(src, L, s.normalization)
                     out = writer.buffer()
-                    if probe_rows is not None:
-                        probe_rows.assemble(prepare(L), inferrer, out[: len(block)])
-                    else:
-                        fill_output_block(block, prepare(L), inferrer, out[: len(block)])
+                    layout.fill(block, prepare(L), inferrer, out[: len(block)])
                     writer.submit(start, out, len(block))
                     log.info("profiles %d..%d of %d inferred", start + 1, start + len(block), src.n_profiles)
             src.copy_col_meta(w.meta)
@@ -264,8 +206,7 @@ def infer_gctx(input_path: str | os.PathLike, bundle: Bundle | str | os.PathLike
             w.f.attrs["dgex_id_type"] = id_type
             w.f.attrs["dgex_imputed_landmarks"] = ",".join(report.imputed_landmarks)
             w.f.attrs.update(reliability_attrs(bundle, method, rule))
-            if probe_rows is not None:
-                w.f.attrs["dgex_row_order"] = "compendium probes; landmark rows: network inputs in expression units"
+            w.f.attrs.update(layout.attrs)
         finally:
             w.close()
     report.seconds = round(time.time() - t0, 3)
