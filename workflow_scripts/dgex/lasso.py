@@ -32,6 +32,13 @@ def _lasso_gap(Wa: np.ndarray, Ra: np.ndarray, Ca: np.ndarray, yya: np.ndarray, 
     return primal - (s * (rr + wR) - 0.5 * s * s * rr)
 
 
+def _soft_threshold(v: np.ndarray, t: float) -> np.ndarray:
+    """sign(v) max(|v| - t, 0), elementwise (np.clip's overhead is larger at coordinate descent's size)."""
+    w = np.maximum(v - t, 0.0)
+    w += np.minimum(v + t, 0.0)
+    return w
+
+
 def _cd_sweep(G: np.ndarray, diag: np.ndarray, coords: np.ndarray, Wa: np.ndarray, Ra: np.ndarray, alpha: float,
               block: int, ctl: ThreadpoolController) -> None:
     """One cyclic coordinate-descent sweep over `coords` for all targets (columns) at once, in place.
@@ -51,8 +58,7 @@ def _cd_sweep(G: np.ndarray, diag: np.ndarray, coords: np.ndarray, Wa: np.ndarra
                 rho = Rb[i] + diag[j] * Wold[i]
                 if i:
                     rho -= Gb[i, :i] @ dW[:i]
-                w = np.maximum(rho - alpha, 0.0)  # soft threshold (np.clip's overhead is larger at this size)
-                w += np.minimum(rho + alpha, 0.0)
+                w = _soft_threshold(rho, alpha)
                 w /= diag[j]
                 np.subtract(w, Wold[i], out=dW[i])
         moved = np.flatnonzero(dW.any(axis=1))
@@ -130,55 +136,67 @@ def _newton_step(Gv: np.ndarray, Hv: np.ndarray, valid: np.ndarray, G: np.ndarra
     return int(better.sum())
 
 
-def _admm(G: np.ndarray, valid: np.ndarray, Wa: np.ndarray, Ra: np.ndarray, Ca: np.ndarray, yya: np.ndarray,
-          alpha: float, tol: float, max_iter: int, check_every: int = 10) -> tuple[np.ndarray, int]:
-    """ADMM for all targets at once from (Wa, Ra), in place; returns which targets reached the gap, and the iterations.
+class _Admm:
+    """ADMM for all targets at once on one Gram matrix; what every lambda shares (G on the valid coordinates, the
+    starting rho) is computed once.
 
     min 1/2 w'Gw - c'w + alpha ||z||_1 s.t. w = z: the w-step solves with (G + rho I)^-1, one matrix shared by every
     target, so an iteration is one matrix product however ill-conditioned X'X / n is (correlated landmarks, where
     coordinate descent crawls). The scaled dual starts at R / rho, the optimum's for the warm start's own lambda; rho
-    is balanced between the primal and dual residuals (Boyd et al. 2011, 3.4.1). Only `valid` coordinates move; a
-    target is frozen at the first check where its duality gap is <= tol * var.
+    starts at the geometric mean of G's extreme eigenvalues and is balanced between the primal and dual residuals
+    (Boyd et al. 2011, 3.4.1). Only `valid` coordinates move.
     """
-    Gv = G[np.ix_(valid, valid)]
-    ev = np.linalg.eigvalsh(Gv)
-    rho = float(np.sqrt(max(ev[0], ev[-1] * 1e-12) * ev[-1]))
-    eye = np.eye(len(valid))
-    act = np.arange(Wa.shape[1])
-    Z, U, Cv = Wa[valid], Ra[valid] / rho, Ca[valid]
-    H = np.linalg.inv(Gv + rho * eye)
-    HC = H @ Cv
-    done = np.zeros(Wa.shape[1], dtype=bool)
-    it = 0
-    while it < max_iter:
-        Z_old, U_old = Z, U
-        V = HC + rho * (H @ (Z - U)) + U  # w + u
-        Z = np.maximum(V - alpha / rho, 0.0) + np.minimum(V + alpha / rho, 0.0)
-        U = V - Z
-        it += 1
-        if it % check_every and it < max_iter:
-            continue
-        W_act = np.zeros((len(G), len(act)))
-        W_act[valid] = Z
-        R_act = Ca[:, act] - G[:, valid] @ Z
-        ok = _lasso_gap(W_act, R_act, Ca[:, act], yya[act], alpha) <= tol * yya[act]
-        Wa[:, act[ok]], Ra[:, act[ok]] = W_act[:, ok], R_act[:, ok]
-        done[act[ok]] = True
-        if ok.all() or it >= max_iter:
-            Wa[:, act[~ok]], Ra[:, act[~ok]] = W_act[:, ~ok], R_act[:, ~ok]
-            break
-        if ok.any():
-            act, Z, U, Z_old, U_old, Cv, HC = (act[~ok], Z[:, ~ok], U[:, ~ok], Z_old[:, ~ok], U_old[:, ~ok], Cv[:, ~ok],
-                                               HC[:, ~ok])
-        r = np.linalg.norm(U - U_old)  # primal residual ||w - z||
-        d = rho * np.linalg.norm(Z - Z_old)  # dual residual
-        if r > 10 * d or d > 10 * r:
-            f = 2.0 if r > d else 0.5
-            rho *= f
-            U = U / f
-            H = np.linalg.inv(Gv + rho * eye)
-            HC = H @ Cv
-    return done, it
+
+    def __init__(self, G: np.ndarray, Gv: np.ndarray, valid: np.ndarray):
+        self.G_cols, self.Gv, self.valid, self.p = G[:, valid], Gv, valid, len(G)
+        ev = np.linalg.eigvalsh(Gv) if len(valid) else np.ones(1)
+        self.rho0 = float(np.sqrt(max(ev[0], ev[-1] * 1e-12) * ev[-1]))
+
+    def _factor(self, rho: float, Cv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(G + rho I)^-1 on the valid coordinates, and its product with the targets' X'y / n."""
+        H = np.linalg.inv(self.Gv + rho * np.eye(len(self.valid)))
+        return H, H @ Cv
+
+    def solve(self, Wa: np.ndarray, Ra: np.ndarray, Ca: np.ndarray, yya: np.ndarray, alpha: float, tol: float,
+              max_iter: int, check_every: int = 10) -> tuple[np.ndarray, int]:
+        """From (Wa, Ra), in place; which targets reached the gap, and the iterations. A target is frozen at the first
+        check where its duality gap is <= tol * var."""
+        done = np.zeros(Wa.shape[1], dtype=bool)
+        if not len(self.valid) or max_iter < 1:
+            return done, 0
+        valid, rho = self.valid, self.rho0
+        act = np.arange(Wa.shape[1])
+        Z, U, Cv = Wa[valid], Ra[valid] / rho, Ca[valid]
+        H, HC = self._factor(rho, Cv)
+        it = 0
+        while it < max_iter:
+            Z_old, U_old = Z, U
+            V = HC + rho * (H @ (Z - U)) + U  # w + u
+            Z = _soft_threshold(V, alpha / rho)
+            U = V - Z
+            it += 1
+            if it % check_every and it < max_iter:
+                continue
+            W_act = np.zeros((self.p, len(act)))
+            W_act[valid] = Z
+            R_act = Ca[:, act] - self.G_cols @ Z
+            ok = _lasso_gap(W_act, R_act, Ca[:, act], yya[act], alpha) <= tol * yya[act]
+            Wa[:, act[ok]], Ra[:, act[ok]] = W_act[:, ok], R_act[:, ok]
+            done[act[ok]] = True
+            if ok.all() or it >= max_iter:
+                Wa[:, act[~ok]], Ra[:, act[~ok]] = W_act[:, ~ok], R_act[:, ~ok]
+                break
+            if ok.any():
+                act, Z, U, Z_old, U_old, Cv, HC = (act[~ok], Z[:, ~ok], U[:, ~ok], Z_old[:, ~ok], U_old[:, ~ok],
+                                                   Cv[:, ~ok], HC[:, ~ok])
+            r = np.linalg.norm(U - U_old)  # primal residual ||w - z||
+            d = rho * np.linalg.norm(Z - Z_old)  # dual residual
+            if r > 10 * d or d > 10 * r:
+                f = 2.0 if r > d else 0.5
+                rho *= f
+                U = U / f
+                H, HC = self._factor(rho, Cv)
+        return done, it
 
 
 def lasso_path(
@@ -193,7 +211,7 @@ def lasso_path(
 ) -> Iterator[tuple[float, LinearModel, dict]]:
     """Lasso models (the paper's lambda) along the grid from the largest lambda down, warm-started, all targets at once.
 
-    Per lambda, ADMM first (`_admm`, up to max_sweeps / 2 iterations, each counted as a sweep): it converges on
+    Per lambda, ADMM first (`_Admm`, up to max_sweeps / 2 iterations, each counted as a sweep): it converges on
     ill-conditioned X'X / n where coordinate descent alone does not. The targets it leaves get cyclic coordinate
     descent on X'X / n; every `anderson` sweeps two candidates replace a target's iterate where they
     lower its objective: the Anderson extrapolation of the last sweeps and the exact solution for the current support
@@ -217,6 +235,7 @@ def lasso_path(
         Hv = scipy.linalg.cho_solve(scipy.linalg.cho_factor(Gv), np.eye(len(valid))) if 0 < len(valid) < P.n else None
     except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
         Hv = None
+    admm = _Admm(P.G, Gv, valid)
     W = np.zeros((p, T), dtype=np.float64)
     R = P.C.copy()
     for lam in lambdas:
@@ -226,8 +245,8 @@ def lasso_path(
         act = np.arange(T)
         Wa, Ra, Ca, yya = W, R, P.C, P.yy  # all targets: work in place on W and R
         # ADMM takes up to half the budget; coordinate descent polishes what it leaves (exact steps on the support)
-        admm_done, sweeps = _admm(P.G, valid, W, R, P.C, P.yy, alpha, tol, max_sweeps // 2) if len(valid) else (None, 0)
-        admm_iters, admm_finished = sweeps, int(admm_done.sum()) if admm_done is not None else 0
+        admm_done, sweeps = admm.solve(W, R, P.C, P.yy, alpha, tol, max_sweeps // 2)
+        admm_iters, admm_finished = sweeps, int(admm_done.sum())
         unconverged = 0
         hist: list[np.ndarray] = []
         while True:
