@@ -7,7 +7,7 @@ import pandas as pd
 from .bundle import Bundle
 from .io import InputError
 from .network import load_model
-from .normalize import map_to_reference
+from .normalize import map_to_reference, run_values, tied_runs
 
 NORMALIZATIONS = ("quantile", "none")
 METHODS = ("dgex", "lr")  # dgex-infer --method: the networks, or the LR baseline LINCS uses
@@ -36,14 +36,6 @@ class RankMapper:
         self.cum = np.concatenate([[0.0], np.cumsum(self.reference)])
         self._tiled = np.zeros((0, n), dtype=np.float32)
 
-    def run_values(self, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
-        """float32 value of tied runs of sorted positions start..end-1, as map_to_reference; None for the dense-rank rule."""
-        if self.ties == "average":
-            return ((self.cum[end] - self.cum[start]) / (end - start)).astype(np.float32)
-        if self.microarray:
-            return self.reference[(start + end - 1) // 2].astype(np.float32)
-        return None  # RNA-Seq 'original': a profile's dense ranks move every value after a tie
-
     def __call__(self, values: np.ndarray, out: np.ndarray | None = None, chunk: int = 2048) -> np.ndarray:
         """Every profile (row) of `values` mapped onto the reference by rank, float32, into `out` if given (C-contiguous).
 
@@ -71,17 +63,8 @@ class RankMapper:
         np.equal(srt[:, 1:], srt[:, :-1], out=eq[:, :-1])
         if not eq.any():
             return
-        tied = eq.copy()
-        tied[:, 1:] |= eq[:, :-1]
-        at = np.flatnonzero(tied)  # flat sorted positions in runs of ties, row after row
-        eq = eq.reshape(-1)
-        first = ~eq[at - 1]  # a row's first position reads the previous row's last: never tied
-        last = ~eq[at]
-        pos = at % n
-        k = np.arange(len(at))
-        start = pos[np.maximum.accumulate(np.where(first, k, 0))]
-        end = pos[np.minimum.accumulate(np.where(last, k, len(at) - 1)[::-1])[::-1]] + 1
-        vals = self.run_values(start, end)
+        at, start, end = tied_runs(eq)
+        vals = run_values(start, end, self.reference, self.cum, self.ties, self.microarray)
         if vals is None:
             rows = np.unique(at // n)
             out[rows] = map_to_reference(values[rows], self.reference, self.ties, microarray=self.microarray)

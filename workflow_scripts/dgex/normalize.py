@@ -44,6 +44,35 @@ def _run_bounds(new_run: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return start, end
 
 
+def run_values(start: np.ndarray, end: np.ndarray, ref: np.ndarray, cum: np.ndarray, ties: str,
+               microarray: bool) -> np.ndarray | None:
+    """float32 value of runs of tied sorted positions start..end-1 ('average', or the microarray 'original' rule);
+    None for the RNA-Seq 'original' rule, where a profile's dense ranks move every value after a tie. cum: the
+    reference's cumulative sums, starting at 0."""
+    if ties == "average":
+        return ((cum[end] - cum[start]) / (end - start)).astype(np.float32)
+    if microarray:
+        return ref[(start + end - 1) // 2].astype(np.float32)
+    return None
+
+
+def tied_runs(eq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat index, and its run's start and end sorted position (end exclusive), of every value tied with a neighbour.
+
+    eq: profiles x genes, True where sorted positions p and p + 1 hold equal values; its last column is False.
+    """
+    n = eq.shape[1]
+    tied = eq.copy()
+    tied[:, 1:] |= eq[:, :-1]
+    at = np.flatnonzero(tied)  # row by row, runs are consecutive
+    flat = eq.reshape(-1)
+    first = ~flat[at - 1]  # a row's first position reads the previous row's last column: never tied
+    last = ~flat[at]
+    p = at % n
+    run = np.cumsum(first) - 1
+    return at, p[first][run], p[last][run] + 1
+
+
 NAN_KEY = np.uint32(0xFFFFFFFF)  # sort key of every NaN: after +inf (0xFF800000), as numpy sorts NaN last
 
 
@@ -86,18 +115,14 @@ def map_to_reference(values: np.ndarray, reference: np.ndarray, ties: str = "ave
     for s in range(0, len(values), chunk):
         block = np.asarray(values[s : s + chunk])
         if block.dtype == np.float32 and (ties == "average" or microarray):
-            np.put_along_axis(out[s : s + chunk], *_run_values(block, ref, cum, ties), axis=1)
+            np.put_along_axis(out[s : s + chunk], *_order_and_run_values(block, ref, cum, ties), axis=1)
             continue
         order = argsort_rows(block)[0] if block.dtype == np.float32 else np.argsort(block, axis=1, kind="stable")
         srt = np.take_along_axis(block, order, axis=1)
         new_run = np.ones(srt.shape, dtype=bool)
         new_run[:, 1:] = srt[:, 1:] != srt[:, :-1]
-        if ties == "average":
-            start, end = _run_bounds(new_run)
-            res = (cum[end] - cum[start]) / (end - start)
-        elif microarray:
-            start, end = _run_bounds(new_run)
-            res = ref[(start + end - 1) // 2]
+        if ties == "average" or microarray:
+            res = run_values(*_run_bounds(new_run), ref, cum, ties, microarray)
         else:
             dense = np.cumsum(new_run, axis=1) - 1
             u = dense[:, -1:] + 1
@@ -106,7 +131,7 @@ def map_to_reference(values: np.ndarray, reference: np.ndarray, ties: str = "ave
     return out
 
 
-def _run_values(block: np.ndarray, ref: np.ndarray, cum: np.ndarray, ties: str) -> tuple[np.ndarray, np.ndarray]:
+def _order_and_run_values(block: np.ndarray, ref: np.ndarray, cum: np.ndarray, ties: str) -> tuple[np.ndarray, np.ndarray]:
     """(order, value at each sorted position) for 'average' or microarray 'original' ties, the general rule's numbers.
 
     A value tied with no other (nearly all of them) gets the run formula for a run of one, the same for every profile;
@@ -114,26 +139,13 @@ def _run_values(block: np.ndarray, ref: np.ndarray, cum: np.ndarray, ties: str) 
     """
     order, keys = argsort_rows(block)
     pos = np.arange(block.shape[1])
-    if ties == "average":
-        single = (cum[pos + 1] - cum[pos]) / np.ones_like(pos)
-    else:
-        single = ref[(pos + pos) // 2]
     res = np.empty(block.shape, dtype=np.float32)
-    res[:] = single.astype(np.float32)
-    eq = (keys[:, 1:] == keys[:, :-1]) & (keys[:, 1:] != NAN_KEY)  # sorted positions p and p + 1 hold equal values
+    res[:] = run_values(pos, pos + 1, ref, cum, ties, True)
+    eq = np.zeros(block.shape, dtype=bool)  # sorted positions p and p + 1 hold equal values (never the last)
+    np.logical_and(keys[:, 1:] == keys[:, :-1], keys[:, 1:] != NAN_KEY, out=eq[:, :-1])
     if eq.any():
-        tied = np.zeros(block.shape, dtype=bool)
-        tied[:, :-1] |= eq
-        tied[:, 1:] |= eq
-        r, p = np.nonzero(tied)  # row by row, runs are consecutive
-        first = (p == 0) | ~eq[r, np.maximum(p - 1, 0)]
-        run = np.cumsum(first) - 1
-        start = p[first][run]
-        end = p[np.append(first[1:], True)][run] + 1
-        if ties == "average":
-            res[r, p] = ((cum[end] - cum[start]) / (end - start)).astype(np.float32)
-        else:
-            res[r, p] = ref[(start + end - 1) // 2].astype(np.float32)
+        at, start, end = tied_runs(eq)
+        res.reshape(-1)[at] = run_values(start, end, ref, cum, ties, True)
     return order, res
 
 
