@@ -436,11 +436,15 @@ class BlockWriter:
         if self.error is not None:
             raise self.error
 
-    def close(self) -> None:
-        """Write what was submitted and stop the thread; raises the thread's error."""
+    def _stop(self) -> None:
+        """Let the thread write what was submitted, then end it."""
         if self._thread and self._thread.is_alive():
             self._todo.put(None)
             self._thread.join()
+
+    def close(self) -> None:
+        """Write what was submitted and stop the thread; raises the thread's error."""
+        self._stop()
         self._raise()
 
     def __enter__(self) -> "BlockWriter":
@@ -449,9 +453,8 @@ class BlockWriter:
     def __exit__(self, exc_type, *exc) -> None:
         if exc_type is None:
             self.close()
-        elif self._thread and self._thread.is_alive():  # the caller's error wins; only stop the thread
-            self._todo.put(None)
-            self._thread.join()
+        else:  # the caller's error wins; only stop the thread
+            self._stop()
 
 
 def write_gct(path: str | os.PathLike, gct: Gct) -> None:
