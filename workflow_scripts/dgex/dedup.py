@@ -55,14 +55,17 @@ class ArraySource:
 
 
 def blocks(src: ProfileSource, order: np.ndarray | None = None, label: str = "dedup pass") -> Iterator[tuple[int, np.ndarray]]:
-    """(start, block) over the whole source; `order` permutes the block sequence; the pass's progress is logged as `label`.
+    """(start, block) over the whole source, or over the blocks `order` indexes in that order (a permutation: every
+    block); the pass's progress is logged as `label`.
 
     Every block may be read into the same buffer: use each before asking for the next.
     """
     starts = np.arange(0, src.n_profiles, src.block_rows)
-    progress = Progress(label, src.n_profiles, log=log, unit=" profiles")
+    starts = starts if order is None else starts[order]
+    total = int((np.minimum(starts + src.block_rows, src.n_profiles) - starts).sum())
+    progress = Progress(label, total, log=log, unit=" profiles")
     buf = np.empty((min(src.block_rows, src.n_profiles), src.n_features), dtype=np.float32)
-    for s in starts if order is None else starts[order]:
+    for s in starts:
         block = src.read(int(s), min(src.n_profiles, int(s) + src.block_rows), buf)
         yield int(s), block
         progress.update(len(block))
@@ -131,17 +134,10 @@ def verify_pairs(src: ProfileSource, pairs: np.ndarray, threshold: float, budget
     for g, group in enumerate(groups):
         rows = np.unique(group)
         data = np.empty((len(rows), src.n_features), dtype=np.float32)
-        starts = np.unique(rows // src.block_rows * src.block_rows)
         name = f"{label} {g + 1}/{len(groups)} ({len(group)} candidate pairs of {len(rows)} profiles)"
-        sizes = np.minimum(starts + src.block_rows, src.n_profiles) - starts
-        progress = Progress(name, int(sizes.sum()), log=log, unit=" profiles")
-        buf = np.empty((min(src.block_rows, src.n_profiles), src.n_features), dtype=np.float32)
-        for s in starts:
-            block = src.read(int(s), min(src.n_profiles, int(s) + src.block_rows), buf)
+        for s, block in blocks(src, np.unique(rows // src.block_rows), label=name):  # only the blocks holding them
             lo, hi = np.searchsorted(rows, [s, s + len(block)])
             data[lo:hi] = block[rows[lo:hi] - s]
-            progress.update(len(block))
-        progress.close()
         p = np.searchsorted(rows, group)
         d2 = np.empty(len(p), dtype=np.float64)
         for s in range(0, len(p), 4096):
