@@ -13,7 +13,7 @@ def main(smk, log):
     path = str(smk.input.data)
     probes, samples = read_gctx_ids(path)
     lm, tg = probe_maps(read_chip(smk.input.chip), probes, path)
-    m = microarray_genes(iter_gctx_profiles(path, CHUNK), probes, samples, lm, tg, path)  # one probe per 'gene'
+    m = microarray_genes(iter_gctx_profiles(path, CHUNK, reuse=True), probes, samples, lm, tg, path)  # one probe per 'gene'
     log.info("geo: %d profiles x %d landmark probes (of the chip) + %d target probes", len(m.samples), m.n_landmarks,
              len(m.targets))
     save_matrix(smk.output.matrix, m)
