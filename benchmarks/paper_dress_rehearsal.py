@@ -31,6 +31,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 sys.path.insert(0, str(REPO / "benchmarks"))
+from dgex.architecture import Architecture, layer_sizes  # noqa: E402
 from preprocess_full_scale import (cached_sources, drop_from_page_cache, make_sources, prepare_workdir, rss_gb,  # noqa: E402
                                    source_sizes)
 
@@ -101,7 +102,7 @@ def read_benchmarks(root: Path) -> pd.DataFrame:
 
 def training_flops(n_in: int, n_out: int, units: int, layers: int, n_profiles: int, epochs: int) -> float:
     """Multiply-adds x 2 of forward and backward passes (3 matrix products per layer) for one network's training."""
-    sizes = [n_in] + [units] * layers + [n_out]
+    sizes = layer_sizes(n_in, n_out, Architecture(layers, units, 0.0))
     weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     return 6.0 * weights * n_profiles * epochs
 
